@@ -1,0 +1,219 @@
+"""Repositories over plain dicts, with the same contracts as the SQL ones."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self, TypeVar
+from uuid import UUID
+
+from application.ports import IdempotentRecord
+from domain.chats import Chat, Message
+from domain.errors import EmailAlreadyRegistered, InvalidToken
+from domain.paging import Order, Page, PageRequest, Position
+from domain.throttling import AttemptWindow
+from domain.users import User
+
+T = TypeVar("T")
+
+
+@dataclass
+class InMemoryState:
+    users: dict[UUID, User] = field(default_factory=dict)
+    chats: dict[UUID, Chat] = field(default_factory=dict)
+    messages: dict[UUID, Message] = field(default_factory=dict)
+    idempotency: dict[tuple[UUID, str], IdempotentRecord] = field(default_factory=dict)
+    attempts: dict[str, AttemptWindow] = field(default_factory=dict)
+
+
+@dataclass
+class InMemoryStore:
+    """The committed state. One transaction at a time holds ``lock`` (serialisable)."""
+
+    state: InMemoryState = field(default_factory=InMemoryState)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _page(rows: list[T], position: Callable[[T], Position], page: PageRequest) -> Page[T]:
+    def key(row: T) -> tuple[datetime, UUID]:
+        return position(row).at, position(row).id
+
+    ascending = page.order is Order.ASC
+    rows = sorted(rows, key=key, reverse=not ascending)
+    if page.after is not None:
+        start = (page.after.at, page.after.id)
+        rows = [r for r in rows if (key(r) > start if ascending else key(r) < start)]
+    items = rows[: page.limit]
+    more = len(rows) > page.limit
+    return Page(items, position(items[-1]) if more else None)
+
+
+class InMemoryUserRepository:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def add(self, user: User) -> None:
+        if any(u.email == user.email for u in self._state.users.values()):
+            raise EmailAlreadyRegistered()
+        self._state.users[user.id] = user
+
+    async def get(self, user_id: UUID) -> User | None:
+        return self._state.users.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self._state.users.values() if u.email == email), None)
+
+    async def exists(self, user_id: UUID) -> bool:
+        return user_id in self._state.users
+
+    async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
+        if user := self._state.users.get(user_id):
+            self._state.users[user_id] = replace(user, password_hash=password_hash)
+
+    async def delete(self, user_id: UUID) -> None:
+        state = self._state
+        state.users.pop(user_id, None)
+        state.chats = {k: c for k, c in state.chats.items() if c.user_id != user_id}
+        state.messages = {k: m for k, m in state.messages.items() if m.user_id != user_id}
+        state.idempotency = {k: r for k, r in state.idempotency.items() if k[0] != user_id}
+
+
+class InMemoryChatRepository:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def add(self, chat: Chat) -> None:
+        if chat.user_id not in self._state.users:
+            raise InvalidToken()  # the foreign key the SQL schema enforces
+        self._state.chats[chat.id] = chat
+
+    async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
+        chat = self._state.chats.get(chat_id)
+        return chat if chat is not None and chat.user_id == user_id else None
+
+    async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
+        owned = [c for c in self._state.chats.values() if c.user_id == user_id]
+        return _page(owned, lambda c: Position(c.updated_at, c.id), replace(page, order=Order.DESC))
+
+    async def rename(self, chat_id: UUID, user_id: UUID, title: str) -> Chat | None:
+        chat = await self.get_owned(chat_id, user_id)
+        if chat is None:
+            return None
+        renamed = replace(chat, title=title)
+        self._state.chats[chat_id] = renamed
+        return renamed
+
+    async def touch(self, chat_id: UUID, at: datetime) -> None:
+        if chat := self._state.chats.get(chat_id):
+            self._state.chats[chat_id] = replace(chat, updated_at=max(chat.updated_at, at))
+
+    async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
+        if await self.get_owned(chat_id, user_id) is None:
+            return False
+        del self._state.chats[chat_id]
+        self._state.messages = {
+            k: m for k, m in self._state.messages.items() if m.chat_id != chat_id
+        }
+        return True
+
+    async def iter_owned(self, user_id: UUID) -> AsyncIterator[Chat]:
+        owned = [c for c in self._state.chats.values() if c.user_id == user_id]
+        for chat in sorted(owned, key=lambda c: (c.created_at, c.id)):
+            yield chat
+
+
+class InMemoryMessageRepository:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._state.messages[message.id] = message
+
+    async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]:
+        rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]
+        return _page(rows, lambda m: Position(m.created_at, m.id), page)
+
+    async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
+        rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]
+        for message in sorted(rows, key=lambda m: (m.created_at, m.id)):
+            yield message
+
+
+class InMemoryIdempotencyStore:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
+        earlier = self._state.idempotency.get((user_id, key))
+        if earlier is None:
+            self._state.idempotency[(user_id, key)] = IdempotentRecord(request_hash, None)
+        return earlier
+
+    async def complete(self, user_id: UUID, key: str, result: str) -> None:
+        record = self._state.idempotency[(user_id, key)]
+        self._state.idempotency[(user_id, key)] = replace(record, result=result)
+
+
+class InMemoryAttemptCounter:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]:
+        return {s: self._state.attempts[s] for s in subjects if s in self._state.attempts}
+
+    async def record(self, subjects: Sequence[str], now: datetime, window: timedelta) -> None:
+        for subject in subjects:
+            current = self._state.attempts.get(subject)
+            if current is None or current.started_at <= now - window:
+                self._state.attempts[subject] = AttemptWindow(1, now)
+            else:
+                self._state.attempts[subject] = replace(current, count=current.count + 1)
+
+    async def clear(self, subject: str) -> None:
+        self._state.attempts.pop(subject, None)
+
+
+class InMemoryUnitOfWork:
+    """Works on a private copy of the store; ``commit`` publishes it."""
+
+    users: InMemoryUserRepository
+    chats: InMemoryChatRepository
+    messages: InMemoryMessageRepository
+    idempotency: InMemoryIdempotencyStore
+    attempts: InMemoryAttemptCounter
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._state = InMemoryState()
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        committed = self._store.state
+        self._state = InMemoryState(
+            users=dict(committed.users),
+            chats=dict(committed.chats),
+            messages=dict(committed.messages),
+            idempotency=dict(committed.idempotency),
+            attempts=dict(committed.attempts),
+        )
+        self.users = InMemoryUserRepository(self._state)
+        self.chats = InMemoryChatRepository(self._state)
+        self.messages = InMemoryMessageRepository(self._state)
+        self.idempotency = InMemoryIdempotencyStore(self._state)
+        self.attempts = InMemoryAttemptCounter(self._state)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._store.state = self._state
+        self.committed = True

@@ -1,0 +1,10 @@
+"""The assistant until a real model plugs into the ``AssistantResponder`` port."""
+
+from domain.chats import Chat, Message
+
+PLACEHOLDER_REPLY = "Message received"
+
+
+class PlaceholderAssistant:
+    async def reply(self, chat: Chat, message: Message) -> str:
+        return PLACEHOLDER_REPLY

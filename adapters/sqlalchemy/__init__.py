@@ -1,0 +1,1 @@
+"""PostgreSQL through SQLAlchemy 2 Core (async, psycopg 3)."""

@@ -1,0 +1,35 @@
+"""Translate database failures into domain errors, in one place."""
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from domain.errors import (
+    DomainError,
+    EmailAlreadyRegistered,
+    InvalidToken,
+    ServiceUnavailable,
+)
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def translate(error: BaseException) -> DomainError | None:
+    """The domain error a database exception stands for, or None to let it through."""
+    if isinstance(error, IntegrityError):
+        constraint = _constraint(error)
+        if constraint == "uq_users_email":
+            return EmailAlreadyRegistered()
+        if constraint in ("fk_chats_user_id_users", "fk_idempotency_keys_user_id_users"):
+            # The token's user was deleted between authentication and this write.
+            return InvalidToken()
+        return None
+    if isinstance(error, PoolTimeoutError | OperationalError | InterfaceError):
+        return ServiceUnavailable()
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return ServiceUnavailable()
+    if isinstance(error, OSError):  # refused or reset before the driver wrapped it
+        return ServiceUnavailable()
+    return None

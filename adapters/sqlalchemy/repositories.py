@@ -1,0 +1,269 @@
+"""Repositories over one ``AsyncConnection``: SQL in, domain entities out. They never commit."""
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, case, delete, exists, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from adapters.sqlalchemy.tables import auth_failures, chats, idempotency_keys, messages, users
+from application.ports import IdempotentRecord
+from domain.chats import Chat, Message, Role
+from domain.paging import Order, Page, PageRequest, Position
+from domain.throttling import AttemptWindow
+from domain.users import User
+
+_STREAM_BATCH = 500
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=row.id, email=row.email, password_hash=row.password_hash, created_at=row.created_at
+    )
+
+
+def _chat(row: Row[Any]) -> Chat:
+    return Chat(
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _message(row: Row[Any]) -> Message:
+    return Message(
+        id=row.id,
+        chat_id=row.chat_id,
+        user_id=row.user_id,
+        role=Role(row.role),
+        content=row.content,
+        created_at=row.created_at,
+    )
+
+
+def _keyset(
+    at: ColumnElement[datetime], id_: ColumnElement[UUID], start: Position | None, order: Order
+) -> tuple[ColumnElement[bool] | None, list[ColumnElement[Any]]]:
+    """The WHERE and ORDER BY of a keyset page over ``(at, id)``, resuming after ``start``."""
+    ascending = order is Order.ASC
+    after = None
+    if start is not None:
+        key = tuple_(at, id_)
+        bound = tuple_(start.at, start.id)
+        after = key > bound if ascending else key < bound
+    sort = [at.asc(), id_.asc()] if ascending else [at.desc(), id_.desc()]
+    return after, sort
+
+
+class SqlAlchemyUserRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, user: User) -> None:
+        await self._connection.execute(
+            users.insert().values(
+                id=user.id,
+                email=user.email,
+                password_hash=user.password_hash,
+                created_at=user.created_at,
+            )
+        )
+
+    async def get(self, user_id: UUID) -> User | None:
+        row = (await self._connection.execute(select(users).where(users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        result = await self._connection.execute(select(users).where(users.c.email == email))
+        row = result.first()
+        return _user(row) if row else None
+
+    async def exists(self, user_id: UUID) -> bool:
+        query = select(exists().where(users.c.id == user_id))
+        return bool((await self._connection.execute(query)).scalar())
+
+    async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
+        await self._connection.execute(
+            update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def delete(self, user_id: UUID) -> None:
+        # Foreign keys cascade to chats, messages and idempotency keys.
+        await self._connection.execute(delete(users).where(users.c.id == user_id))
+
+
+class SqlAlchemyChatRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, chat: Chat) -> None:
+        await self._connection.execute(
+            chats.insert().values(
+                id=chat.id,
+                user_id=chat.user_id,
+                title=chat.title,
+                created_at=chat.created_at,
+                updated_at=chat.updated_at,
+            )
+        )
+
+    async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
+        query = select(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
+        row = (await self._connection.execute(query)).first()
+        return _chat(row) if row else None
+
+    async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
+        after, order = _keyset(chats.c.updated_at, chats.c.id, page.after, Order.DESC)
+        query = select(chats).where(chats.c.user_id == user_id)
+        if after is not None:
+            query = query.where(after)
+        rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()
+        items = [_chat(row) for row in rows[: page.limit]]
+        more = len(rows) > page.limit
+        return Page(items, Position(items[-1].updated_at, items[-1].id) if more else None)
+
+    async def rename(self, chat_id: UUID, user_id: UUID, title: str) -> Chat | None:
+        query = (
+            update(chats)
+            .where(chats.c.id == chat_id, chats.c.user_id == user_id)
+            .values(title=title)
+            .returning(*chats.c)
+        )
+        row = (await self._connection.execute(query)).first()
+        return _chat(row) if row else None
+
+    async def touch(self, chat_id: UUID, at: datetime) -> None:
+        await self._connection.execute(
+            update(chats)
+            .where(chats.c.id == chat_id)
+            .values(updated_at=func.greatest(chats.c.updated_at, at))
+        )
+
+    async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
+        query = delete(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
+        result = await self._connection.execute(query.returning(chats.c.id))
+        return result.first() is not None
+
+    async def iter_owned(self, user_id: UUID) -> AsyncIterator[Chat]:
+        query = (
+            select(chats)
+            .where(chats.c.user_id == user_id)
+            .order_by(chats.c.created_at, chats.c.id)
+            .execution_options(yield_per=_STREAM_BATCH)
+        )
+        async for row in await self._connection.stream(query):
+            yield _chat(row)
+
+
+class SqlAlchemyMessageRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add_many(self, new: Sequence[Message]) -> None:
+        await self._connection.execute(
+            messages.insert(),
+            [
+                {
+                    "id": m.id,
+                    "chat_id": m.chat_id,
+                    "user_id": m.user_id,
+                    "role": m.role.value,
+                    "content": m.content,
+                    "created_at": m.created_at,
+                }
+                for m in new
+            ],
+        )
+
+    async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]:
+        after, order = _keyset(messages.c.created_at, messages.c.id, page.after, page.order)
+        query = select(messages).where(messages.c.chat_id == chat_id)
+        if after is not None:
+            query = query.where(after)
+        rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()
+        items = [_message(row) for row in rows[: page.limit]]
+        more = len(rows) > page.limit
+        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+
+    async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
+        query = (
+            select(messages)
+            .where(messages.c.chat_id == chat_id)
+            .order_by(messages.c.created_at, messages.c.id)
+            .execution_options(yield_per=_STREAM_BATCH)
+        )
+        async for row in await self._connection.stream(query):
+            yield _message(row)
+
+
+class SqlAlchemyIdempotencyStore:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
+        # The insert takes the key's index entry; a concurrent claim blocks on it until
+        # this transaction ends, then sees the committed row (or inserts, after a rollback).
+        inserted = await self._connection.execute(
+            insert(idempotency_keys)
+            .values(user_id=user_id, key=key, request_hash=request_hash)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
+        )
+        if inserted.first() is not None:
+            return None
+        row = (
+            await self._connection.execute(
+                select(idempotency_keys.c.request_hash, idempotency_keys.c.result).where(
+                    idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
+                )
+            )
+        ).first()
+        if row is None:  # purged as expired between the two statements
+            return None
+        return IdempotentRecord(request_hash=row.request_hash, result=row.result)
+
+    async def complete(self, user_id: UUID, key: str, result: str) -> None:
+        await self._connection.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+            .values(result=result)
+        )
+
+
+class SqlAlchemyAttemptCounter:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]:
+        query = select(auth_failures).where(auth_failures.c.subject.in_(subjects))
+        rows = (await self._connection.execute(query)).all()
+        return {row.subject: AttemptWindow(row.failures, row.window_start) for row in rows}
+
+    async def record(self, subjects: Sequence[str], now: datetime, window: timedelta) -> None:
+        if not subjects:
+            return
+        # One upsert for all subjects; an expired window restarts at 1 instead of growing.
+        statement = insert(auth_failures).values(
+            [{"subject": s, "failures": 1, "window_start": now} for s in subjects]
+        )
+        expired = auth_failures.c.window_start <= now - window
+        await self._connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[auth_failures.c.subject],
+                set_={
+                    "failures": case((expired, 1), else_=auth_failures.c.failures + 1),
+                    "window_start": case((expired, now), else_=auth_failures.c.window_start),
+                },
+            )
+        )
+
+    async def clear(self, subject: str) -> None:
+        await self._connection.execute(
+            delete(auth_failures).where(auth_failures.c.subject == subject)
+        )

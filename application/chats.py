@@ -1,0 +1,93 @@
+"""Opening, listing, renaming and deleting chat sessions."""
+
+from collections.abc import Callable
+from uuid import UUID
+
+from application.idempotency import earlier_result
+from application.ports import UnitOfWork
+from application.snapshots import chat_from_json, chat_to_json, fingerprint
+from domain.chats import Chat, TextLimits
+from domain.errors import ChatNotFound
+from domain.paging import Page, PageRequest
+
+
+class CreateChat:
+    """Open a chat for a user.
+
+    Rules: the title is trimmed, bounded, and defaults to "New chat"; a retry with
+    the same Idempotency-Key and title returns the first chat, with another title
+    it is refused (``IdempotencyKeyReused``).
+    """
+
+    def __init__(self, uow: Callable[[], UnitOfWork], limits: TextLimits) -> None:
+        self._uow = uow
+        self._limits = limits
+
+    async def execute(
+        self, *, user_id: UUID, title: str | None, idempotency_key: str | None = None
+    ) -> Chat:
+        chat = Chat(user_id=user_id, title=self._limits.title(title))
+        async with self._uow() as uow:
+            request_hash = fingerprint("create_chat", chat.title)
+            earlier = await earlier_result(uow, user_id, idempotency_key, request_hash)
+            if earlier is not None:
+                return chat_from_json(earlier)
+            await uow.chats.add(chat)
+            if idempotency_key is not None:
+                await uow.idempotency.complete(user_id, idempotency_key, chat_to_json(chat))
+            await uow.commit()
+        return chat
+
+
+class ListChats:
+    """A page of the user's chats, most recently active first. Nobody sees another's."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def execute(self, *, user_id: UUID, page: PageRequest) -> Page[Chat]:
+        async with self._uow() as uow:
+            return await uow.chats.list_owned(user_id, page)
+
+
+class GetChat:
+    """One chat of the user; someone else's is as missing as a missing one."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def execute(self, *, user_id: UUID, chat_id: UUID) -> Chat:
+        async with self._uow() as uow:
+            chat = await uow.chats.get_owned(chat_id, user_id)
+        if chat is None:
+            raise ChatNotFound()
+        return chat
+
+
+class RenameChat:
+    """Give one of the user's chats a new title (same rules as at creation)."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], limits: TextLimits) -> None:
+        self._uow = uow
+        self._limits = limits
+
+    async def execute(self, *, user_id: UUID, chat_id: UUID, title: str | None) -> Chat:
+        async with self._uow() as uow:
+            chat = await uow.chats.rename(chat_id, user_id, self._limits.title(title))
+            if chat is None:
+                raise ChatNotFound()
+            await uow.commit()
+        return chat
+
+
+class DeleteChat:
+    """Delete one of the user's chats and every message in it."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def execute(self, *, user_id: UUID, chat_id: UUID) -> None:
+        async with self._uow() as uow:
+            if not await uow.chats.delete_owned(chat_id, user_id):
+                raise ChatNotFound()
+            await uow.commit()

@@ -1,0 +1,23 @@
+"""Safe retries: one Idempotency-Key, one effect."""
+
+from uuid import UUID
+
+from application.ports import UnitOfWork
+from domain.errors import IdempotencyKeyReused
+
+
+async def earlier_result(
+    uow: UnitOfWork, user_id: UUID, key: str | None, request_hash: str
+) -> str | None:
+    """Claim ``key`` in ``uow``'s transaction; return what its first use produced, if any.
+
+    Raises ``IdempotencyKeyReused`` when the key first came with another request.
+    """
+    if key is None:
+        return None
+    earlier = await uow.idempotency.claim(user_id, key, request_hash)
+    if earlier is None:
+        return None
+    if earlier.request_hash != request_hash:
+        raise IdempotencyKeyReused()
+    return earlier.result

@@ -1,0 +1,147 @@
+"""What the use cases need from the outside world, named by role.
+
+Adapters implement these structurally; nothing here knows which library does.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from domain.chats import Chat, Message
+from domain.paging import Page, PageRequest
+from domain.throttling import AttemptWindow
+from domain.users import User
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raise ``EmailAlreadyRegistered`` when the email is taken (at commit at the latest)."""
+
+    async def get(self, user_id: UUID) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None: ...
+
+    async def exists(self, user_id: UUID) -> bool: ...
+
+    async def update_password_hash(self, user_id: UUID, password_hash: str) -> None: ...
+
+    async def delete(self, user_id: UUID) -> None:
+        """Remove the user and everything they own."""
+
+
+class ChatRepository(Protocol):
+    async def add(self, chat: Chat) -> None: ...
+
+    async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
+        """The chat, only when ``user_id`` owns it."""
+
+    async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
+        """Most recently active first (``page.order`` does not apply)."""
+
+    async def rename(self, chat_id: UUID, user_id: UUID, title: str) -> Chat | None: ...
+
+    async def touch(self, chat_id: UUID, at: datetime) -> None:
+        """Record activity in the chat (a message was posted)."""
+
+    async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
+        """Delete the chat and its messages; False when there was none to delete."""
+
+    async def iter_owned(self, user_id: UUID) -> AsyncIterator[Chat]:
+        """Every chat of the user, oldest first, without holding them all in memory."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+
+class MessageRepository(Protocol):
+    async def add_many(self, messages: Sequence[Message]) -> None: ...
+
+    async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]: ...
+
+    async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
+        """Every message of the chat, oldest first, streamed."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRecord:
+    """A request already made with one Idempotency-Key, and what it produced."""
+
+    request_hash: str
+    result: str | None  # None while the first request is still in flight
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
+        """Reserve the key in this transaction: None when it is fresh, else the earlier record.
+
+        A concurrent claim of the same key waits until the first transaction ends.
+        """
+
+    async def complete(self, user_id: UUID, key: str, result: str) -> None: ...
+
+
+class AttemptCounter(Protocol):
+    """Attempt counters per subject, shared by every process (a subject is e.g. an email)."""
+
+    async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]: ...
+
+    async def record(self, subjects: Sequence[str], now: datetime, window: timedelta) -> None:
+        """Count one attempt for each subject, starting a new window when the old one ended."""
+
+    async def clear(self, subject: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without ``commit`` rolls back."""
+
+    users: UserRepository
+    chats: ChatRepository
+    messages: MessageRepository
+    idempotency: IdempotencyStore
+    attempts: AttemptCounter
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        """Whether it matches, and a new hash when the stored one is outdated."""
+
+    async def burn(self, password: str) -> None:
+        """Spend the time of one verification on nothing (for unknown emails)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    value: str
+    expires_in: int  # seconds
+
+
+class TokenService(Protocol):
+    def issue(self, user_id: UUID) -> IssuedToken: ...
+
+    def subject(self, token: str) -> UUID:
+        """The user id a valid token speaks for; ``InvalidToken`` otherwise."""
+
+
+class AssistantResponder(Protocol):
+    async def reply(self, chat: Chat, message: Message) -> str:
+        """The assistant's answer to ``message`` in ``chat``.
+
+        A real model will read history and memories through ports of its own.
+        """

@@ -1,0 +1,1 @@
+"""Entities and business errors of the memory agent. Standard library only."""

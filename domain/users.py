@@ -1,0 +1,26 @@
+"""The account holder."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from domain.ids import new_id
+
+
+def normalize_email(email: str) -> str:
+    """Emails are compared case-insensitively, so they are stored in one case."""
+    return email.strip().lower()
+
+
+@dataclass(eq=False, slots=True)
+class User:
+    email: str
+    password_hash: str
+    id: UUID = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, User) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)

@@ -1,0 +1,1 @@
+"""Ways into the service (HTTP API, command line) and the composition root."""

@@ -1,0 +1,107 @@
+"""The composition root: the only module that knows which adapter serves which port."""
+
+from datetime import timedelta
+
+from dependency_injector import containers, providers
+
+from adapters.common_passwords import load_common_passwords
+from adapters.jwt_tokens import JwtTokenService
+from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
+from adapters.password_hashing import PwdlibPasswordHasher
+from adapters.placeholder_assistant import PlaceholderAssistant
+from adapters.sqlalchemy.database import PoolSettings, create_engine
+from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.auth import AuthenticateUser, LoginUser, RegisterUser, ThrottlePolicy
+from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
+from application.messages import ListMessages, PostMessage
+from application.users import DeleteAccount, ExportUserData, GetProfile
+from domain.chats import TextLimits
+from domain.passwords import PasswordPolicy
+from domain.throttling import Limit
+from entrypoints.settings import Settings
+
+
+def _throttle_policy(settings: Settings) -> ThrottlePolicy:
+    login_window = timedelta(seconds=settings.login_failure_window_seconds)
+    return ThrottlePolicy(
+        login_per_email=Limit(settings.login_max_failures_per_email, login_window),
+        login_per_client=Limit(settings.login_max_failures_per_client, login_window),
+        register_per_client=Limit(
+            settings.register_max_per_client, timedelta(seconds=settings.register_window_seconds)
+        ),
+    )
+
+
+def _pool_settings(settings: Settings) -> PoolSettings:
+    return PoolSettings(
+        size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        checkout_timeout=settings.db_pool_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    # Adapters.
+    engine = providers.Singleton(
+        create_engine, settings.provided.database_url, providers.Callable(_pool_settings, settings)
+    )
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine)
+    memory_store = providers.Singleton(InMemoryStore)
+    memory_uow = providers.Factory(InMemoryUnitOfWork, memory_store)
+    password_hasher = providers.Singleton(
+        PwdlibPasswordHasher, workers=settings.provided.hash_workers
+    )
+    tokens = providers.Singleton(
+        JwtTokenService,
+        secret=settings.provided.jwt_secret.get_secret_value.call(),
+        expires_minutes=settings.provided.access_token_expire_minutes,
+    )
+    assistant = providers.Singleton(PlaceholderAssistant)
+    readiness = providers.Singleton(SqlAlchemyReadiness, engine)
+
+    # Rules chosen by settings.
+    text_limits = providers.Singleton(
+        TextLimits,
+        max_title_chars=settings.provided.max_title_chars,
+        max_content_chars=settings.provided.max_content_chars,
+    )
+    password_policy = providers.Singleton(
+        PasswordPolicy, common=providers.Callable(load_common_passwords)
+    )
+    throttle_policy = providers.Singleton(_throttle_policy, settings)
+
+    # Use cases. They receive the uow *provider*, so overriding ``uow`` reaches them.
+    register_user = providers.Singleton(
+        RegisterUser,
+        uow=uow.provider,
+        hasher=password_hasher,
+        tokens=tokens,
+        policy=password_policy,
+        throttle=throttle_policy,
+    )
+    login_user = providers.Singleton(
+        LoginUser, uow=uow.provider, hasher=password_hasher, tokens=tokens, throttle=throttle_policy
+    )
+    authenticate_user = providers.Singleton(AuthenticateUser, uow=uow.provider, tokens=tokens)
+    create_chat = providers.Singleton(CreateChat, uow=uow.provider, limits=text_limits)
+    list_chats = providers.Singleton(ListChats, uow=uow.provider)
+    get_chat = providers.Singleton(GetChat, uow=uow.provider)
+    rename_chat = providers.Singleton(RenameChat, uow=uow.provider, limits=text_limits)
+    delete_chat = providers.Singleton(DeleteChat, uow=uow.provider)
+    post_message = providers.Singleton(
+        PostMessage, uow=uow.provider, assistant=assistant, limits=text_limits
+    )
+    list_messages = providers.Singleton(ListMessages, uow=uow.provider)
+    get_profile = providers.Singleton(GetProfile, uow=uow.provider)
+    export_user_data = providers.Singleton(ExportUserData, uow=uow.provider)
+    delete_account = providers.Singleton(DeleteAccount, uow=uow.provider, hasher=password_hasher)
+
+
+def use_memory_adapters(container: Container) -> None:
+    """Serve every storage port from process memory (no database)."""
+    container.uow.override(container.memory_uow)

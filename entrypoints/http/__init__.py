@@ -1,0 +1,1 @@
+"""The JSON API (FastAPI). Pydantic lives here and nowhere deeper."""

@@ -1,0 +1,69 @@
+"""The FastAPI application: ``uvicorn entrypoints.http.app:app``."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from adapters.sqlalchemy import migrate
+from entrypoints.container import Container
+from entrypoints.http.client_address import parse_networks
+from entrypoints.http.cursors import CursorCodec
+from entrypoints.http.middleware import BodySizeLimit, SecurityHeaders
+from entrypoints.http.problems import install_problem_handlers
+from entrypoints.http.routes import auth, chats, health, messages, users
+from entrypoints.settings import InsecureSettings, Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    """Build the app around ``container`` (a fresh one from the environment by default)."""
+    container = container or Container(settings=Settings())
+    settings: Settings = container.settings()
+    try:
+        settings.check_secrets()
+    except InsecureSettings as error:
+        raise SystemExit(str(error)) from None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_startup:
+            # Alembic is synchronous; keep the event loop free while it runs.
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        yield
+        await container.engine().dispose()
+        container.password_hasher().close()
+
+    app = FastAPI(
+        title="Memory Agent API",
+        version="0.1.0",
+        summary="Users, chat sessions and messages: the base of a personal memory agent.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.cursors = CursorCodec(settings.jwt_secret.get_secret_value())
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
+
+    install_problem_handlers(app)
+    for router in (auth.router, chats.router, messages.router, users.router, health.router):
+        app.include_router(router)
+
+    # Added last = outermost: the size limit acts before anything reads the body.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["Link", "Retry-After", "X-Request-ID"],
+        )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,52 @@
+"""FastAPI dependencies: the container's use cases, the caller, the client address."""
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.errors import InvalidToken
+from entrypoints.container import Container
+from entrypoints.http.client_address import client_address
+
+T = TypeVar("T")
+
+_bearer = HTTPBearer(auto_error=False, description="The access token from /auth/login.")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def use_case(resolve: Callable[[Container], T]) -> Callable[[Request], T]:
+    """A dependency that hands a route one use case from the app's container."""
+
+    def dependency(request: Request) -> T:
+        return resolve(get_container(request))
+
+    return dependency
+
+
+async def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UUID:
+    """The id of the user whose bearer token came with the request (401 otherwise)."""
+    if credentials is None:
+        raise InvalidToken("Missing bearer token.")
+    user_id = (
+        await get_container(request).authenticate_user().execute(token=credentials.credentials)
+    )
+    request.state.user_id = user_id  # for the access log
+    return user_id
+
+
+def get_client_address(request: Request) -> str | None:
+    return client_address(request, request.app.state.trusted_proxies)
+
+
+CurrentUser = Annotated[UUID, Depends(get_current_user)]
+ClientAddress = Annotated[str | None, Depends(get_client_address)]

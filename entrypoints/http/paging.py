@@ -1,0 +1,34 @@
+"""Query parameters and ``Link`` headers shared by the list endpoints."""
+
+from typing import Annotated
+
+from fastapi import Query, Request, Response
+
+from domain.paging import Order, PageRequest, Position
+from entrypoints.http.cursors import CursorCodec
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=512,
+        description='Opaque; copy it from the previous page\'s `Link: rel="next"` header.',
+    ),
+]
+
+
+def page_request(
+    request: Request, scope: str, limit: int, cursor: str | None, order: Order = Order.ASC
+) -> PageRequest:
+    codec: CursorCodec = request.app.state.cursors
+    after = codec.decode(scope, cursor) if cursor else None
+    return PageRequest(limit=limit, after=after, order=order)
+
+
+def link_next(request: Request, response: Response, scope: str, next_: Position | None) -> None:
+    """Announce the next page (RFC 8288); no header on the last page."""
+    if next_ is None:
+        return
+    codec: CursorCodec = request.app.state.cursors
+    url = request.url.include_query_params(cursor=codec.encode(scope, next_))
+    response.headers["Link"] = f'<{url}>; rel="next"'

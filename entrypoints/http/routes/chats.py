@@ -1,0 +1,105 @@
+"""Chat sessions of the calling user."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+
+from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
+from entrypoints.http.dependencies import CurrentUser, use_case
+from entrypoints.http.paging import Cursor, Limit, link_next, page_request
+from entrypoints.http.problems import problems
+from entrypoints.http.schemas import ChatCreate, ChatResponse, ChatUpdate
+
+router = APIRouter(prefix="/chats", tags=["chats"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retrying with the same key and body returns the first response.",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChatResponse,
+    responses=problems(401, 413, 422, 503),
+    summary="Open a new chat",
+)
+async def create_chat(
+    body: ChatCreate,
+    user_id: CurrentUser,
+    create: Annotated[CreateChat, Depends(use_case(lambda c: c.create_chat()))],
+    idempotency_key: IdempotencyKey = None,
+) -> ChatResponse:
+    chat = await create.execute(user_id=user_id, title=body.title, idempotency_key=idempotency_key)
+    return ChatResponse.of(chat)
+
+
+@router.get(
+    "",
+    response_model=list[ChatResponse],
+    responses=problems(400, 401, 422, 503),
+    summary="List my chats, most recently active first",
+)
+async def list_chats(
+    request: Request,
+    response: Response,
+    user_id: CurrentUser,
+    list_: Annotated[ListChats, Depends(use_case(lambda c: c.list_chats()))],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[ChatResponse]:
+    scope = f"chats:{user_id}"
+    page = await list_.execute(user_id=user_id, page=page_request(request, scope, limit, cursor))
+    link_next(request, response, scope, page.next)
+    return [ChatResponse.of(chat) for chat in page.items]
+
+
+@router.get(
+    "/{chat_id}",
+    response_model=ChatResponse,
+    responses=problems(401, 404, 422, 503),
+    summary="One of my chats",
+)
+async def get_chat(
+    chat_id: UUID,
+    user_id: CurrentUser,
+    get: Annotated[GetChat, Depends(use_case(lambda c: c.get_chat()))],
+) -> ChatResponse:
+    return ChatResponse.of(await get.execute(user_id=user_id, chat_id=chat_id))
+
+
+@router.patch(
+    "/{chat_id}",
+    response_model=ChatResponse,
+    responses=problems(401, 404, 413, 422, 503),
+    summary="Rename one of my chats",
+)
+async def rename_chat(
+    chat_id: UUID,
+    body: ChatUpdate,
+    user_id: CurrentUser,
+    rename: Annotated[RenameChat, Depends(use_case(lambda c: c.rename_chat()))],
+) -> ChatResponse:
+    return ChatResponse.of(await rename.execute(user_id=user_id, chat_id=chat_id, title=body.title))
+
+
+@router.delete(
+    "/{chat_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 404, 422, 503),
+    summary="Delete one of my chats and its messages",
+)
+async def delete_chat(
+    chat_id: UUID,
+    user_id: CurrentUser,
+    delete: Annotated[DeleteChat, Depends(use_case(lambda c: c.delete_chat()))],
+) -> Response:
+    await delete.execute(user_id=user_id, chat_id=chat_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

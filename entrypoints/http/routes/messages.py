@@ -1,0 +1,63 @@
+"""The conversation inside one chat."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from application.messages import ListMessages, PostMessage
+from domain.paging import Order
+from entrypoints.http.dependencies import CurrentUser, use_case
+from entrypoints.http.paging import Cursor, Limit, link_next, page_request
+from entrypoints.http.problems import problems
+from entrypoints.http.routes.chats import IdempotencyKey
+from entrypoints.http.schemas import MessageCreate, MessageResponse
+
+router = APIRouter(prefix="/chats/{chat_id}/messages", tags=["messages"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageResponse,
+    responses=problems(401, 404, 413, 422, 503),
+    summary="Post a message; the assistant's reply comes back",
+)
+async def post_message(
+    chat_id: UUID,
+    body: MessageCreate,
+    user_id: CurrentUser,
+    post: Annotated[PostMessage, Depends(use_case(lambda c: c.post_message()))],
+    idempotency_key: IdempotencyKey = None,
+) -> MessageResponse:
+    reply = await post.execute(
+        user_id=user_id, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
+    )
+    return MessageResponse.of(reply)
+
+
+@router.get(
+    "",
+    response_model=list[MessageResponse],
+    responses=problems(400, 401, 404, 422, 503),
+    summary="Read the conversation, a page at a time",
+)
+async def list_messages(
+    chat_id: UUID,
+    request: Request,
+    response: Response,
+    user_id: CurrentUser,
+    list_: Annotated[ListMessages, Depends(use_case(lambda c: c.list_messages()))],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    order: Annotated[
+        Order,
+        Query(description="`asc`: oldest first; `desc`: newest first, walking backwards."),
+    ] = Order.ASC,
+) -> list[MessageResponse]:
+    scope = f"messages:{chat_id}:{order.value}"
+    page = await list_.execute(
+        user_id=user_id, chat_id=chat_id, page=page_request(request, scope, limit, cursor, order)
+    )
+    link_next(request, response, scope, page.next)
+    return [MessageResponse.of(message) for message in page.items]

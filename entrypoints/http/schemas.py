@@ -1,0 +1,117 @@
+"""Request and response bodies, named as in the spec."""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from domain.chats import Chat, Message
+from domain.users import User
+
+
+class _Body(BaseModel):
+    # Unknown fields are an error, not silently dropped: a typo should not "work".
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(_Body):
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(
+        min_length=8,
+        max_length=128,
+        description="8 to 128 characters, any characters; very common passwords are refused.",
+    )
+
+
+class UserLogin(_Body):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class AccountDelete(_Body):
+    password: str = Field(min_length=1, max_length=1024, description="The current password.")
+
+
+class UserResponse(BaseModel):
+    id: UUID
+    email: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "UserResponse":
+        return cls(id=user.id, email=user.email, created_at=user.created_at)
+
+
+# Length bounds on titles and contents are settings, enforced by the domain (422).
+class ChatCreate(_Body):
+    title: str | None = Field(
+        default=None,
+        description='At most 200 characters (MAX_TITLE_CHARS); "New chat" when absent or blank.',
+    )
+
+
+class ChatUpdate(_Body):
+    title: str = Field(description="At most 200 characters (MAX_TITLE_CHARS).")
+
+
+class ChatResponse(BaseModel):
+    id: UUID
+    user_id: UUID
+    title: str
+    created_at: datetime
+    updated_at: datetime = Field(description="Last activity: creation or the latest message.")
+
+    @classmethod
+    def of(cls, chat: Chat) -> "ChatResponse":
+        return cls(
+            id=chat.id,
+            user_id=chat.user_id,
+            title=chat.title,
+            created_at=chat.created_at,
+            updated_at=chat.updated_at,
+        )
+
+
+class MessageCreate(_Body):
+    content: str = Field(
+        description="Not blank; at most 32,000 characters (MAX_CONTENT_CHARS).",
+    )
+
+
+class MessageResponse(BaseModel):
+    id: UUID
+    chat_id: UUID
+    role: Literal["user", "assistant"]
+    content: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> "MessageResponse":
+        return cls(
+            id=message.id,
+            chat_id=message.chat_id,
+            role=message.role.value,
+            content=message.content,
+            created_at=message.created_at,
+        )
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For validation failures: where and what."
+    )

@@ -1,0 +1,74 @@
+"""Settings from the environment and ``.env`` (environment variables win)."""
+
+import logging
+import os
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "supersecret"  # the committed .env's value: fine on a laptop, never in production
+MIN_JWT_SECRET_BYTES = 32
+
+logger = logging.getLogger(__name__)
+
+
+class InsecureSettings(RuntimeError):
+    """A production start with settings that would make the service unsafe."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # The spec's three, with its names and defaults.
+    database_url: str = "postgresql://postgres:postgres@localhost:5432/memorydb"
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    access_token_expire_minutes: int = Field(default=10080, ge=1)
+
+    app_env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    migrate_on_startup: bool = True
+
+    # Database pool; every wait is bounded so a dead database fails requests fast.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+
+    # Input bounds.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_title_chars: int = Field(default=200, ge=1, le=200)
+    max_content_chars: int = Field(default=32_000, ge=1)
+
+    # Password hashing: threads at most; None means one per CPU.
+    password_hash_workers: int | None = Field(default=None, ge=1)
+
+    # Throttling (0 turns a limit off).
+    login_max_failures_per_email: int = Field(default=5, ge=0)
+    login_max_failures_per_client: int = Field(default=50, ge=0)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    register_max_per_client: int = Field(default=20, ge=0)
+    register_window_seconds: int = Field(default=3600, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    cors_origins: list[str] = Field(default_factory=list)
+    idempotency_retention_hours: int = Field(default=24, ge=24)
+
+    def check_secrets(self) -> None:
+        """Refuse a production start with the dev secret; warn about it elsewhere."""
+        secret = self.jwt_secret.get_secret_value()
+        weak = secret == DEV_JWT_SECRET or len(secret.encode()) < MIN_JWT_SECRET_BYTES
+        if not weak:
+            return
+        reason = (
+            f"JWT_SECRET is the development default or shorter than {MIN_JWT_SECRET_BYTES} "
+            "bytes; set a long random one (e.g. `openssl rand -hex 32`)."
+        )
+        if self.app_env == "production":
+            raise InsecureSettings(f"Refusing to start in production: {reason}")
+        logger.warning("%s Acceptable only outside production.", reason)
+
+    @property
+    def hash_workers(self) -> int:
+        return self.password_hash_workers or os.cpu_count() or 1
