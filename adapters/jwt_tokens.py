@@ -1,15 +1,21 @@
 """Access tokens as HS256 JWTs (PyJWT)."""
 
 import time
+import warnings
 from uuid import UUID, uuid4
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from application.ports import IssuedToken
 from domain.errors import InvalidToken
 
 _ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti"]
+
+# The settings check already refuses a short secret in production and warns elsewhere;
+# PyJWT repeating it on every token would only flood the logs.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
 class JwtTokenService:

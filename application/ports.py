@@ -98,11 +98,21 @@ class AttemptCounter(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit`` rolls back."""
 
-    users: UserRepository
-    chats: ChatRepository
-    messages: MessageRepository
-    idempotency: IdempotencyStore
-    attempts: AttemptCounter
+    # Read-only here, so an adapter may expose its own concrete repository types.
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def chats(self) -> ChatRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def attempts(self) -> AttemptCounter: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -57,7 +57,7 @@ def _keyset(
         key = tuple_(at, id_)
         bound = tuple_(start.at, start.id)
         after = key > bound if ascending else key < bound
-    sort = [at.asc(), id_.asc()] if ascending else [at.desc(), id_.desc()]
+    sort: list[ColumnElement[Any]] = [at.asc(), id_.asc()] if ascending else [at.desc(), id_.desc()]
     return after, sort
 
 

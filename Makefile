@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint install bench soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the API on :8000: create the database if missing, migrate, serve.
+run: $(STAMP)
+	$(BIN)/memory-agent db create
+	$(BIN)/memory-agent db upgrade
+	$(BIN)/memory-agent serve --host $(HOST) --port $(PORT)
+
+## Every check: layers, lint, types, then all tests on a throwaway PostgreSQL database.
+test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The ``memory-agent`` command line: the same container and use cases as the API."""

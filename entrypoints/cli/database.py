@@ -1,0 +1,63 @@
+"""``memory-agent db ...``: create the database, move its schema."""
+
+import argparse
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import make_url
+
+from adapters.sqlalchemy import migrate
+from adapters.sqlalchemy.database import psycopg_url
+from entrypoints.settings import Settings
+
+
+def create_database(settings: Settings) -> str:
+    """Create the database named in ``DATABASE_URL`` unless it exists; say which happened."""
+    url = make_url(settings.database_url)
+    name = url.database or "postgres"
+    admin = url.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if found:
+            return f"database {name} already exists"
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return f"created database {name}"
+
+
+def current(settings: Settings) -> str:
+    engine = create_engine(psycopg_url(settings.database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            revision = migrate.current_revision(connection)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    state = "up to date" if revision == head else f"head is {head}"
+    return f"{revision or 'empty (no migrations applied)'} ({state})"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> str:
+    if args.db_command == "create":
+        return create_database(settings)
+    if args.db_command == "upgrade":
+        migrate.upgrade(settings.database_url, args.revision)
+        return f"database upgraded to {args.revision}"
+    if args.db_command == "downgrade":
+        migrate.downgrade(settings.database_url, args.revision)
+        return f"database downgraded to {args.revision}"
+    return current(settings)
+
+
+def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    db = commands.add_parser("db", help="create the database and migrate its schema")
+    actions = db.add_subparsers(dest="db_command", required=True)
+    actions.add_parser("create", help="create the database in DATABASE_URL when it is missing")
+    upgrade = actions.add_parser("upgrade", help="apply migrations (default: to head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = actions.add_parser("downgrade", help="revert migrations (default: one step)")
+    downgrade.add_argument("revision", nargs="?", default="-1")
+    actions.add_parser("current", help="show the schema's revision")

@@ -1,0 +1,33 @@
+"""``memory-agent serve``: the API under uvicorn, with production defaults."""
+
+import argparse
+
+import uvicorn
+
+from entrypoints.settings import Settings
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    uvicorn.run(
+        "entrypoints.http.app:app",
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else args.workers,
+        reload=args.reload,
+        access_log=args.access_log,
+        proxy_headers=False,  # the app decides whom to trust (TRUSTED_PROXIES)
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--reload", action="store_true", help="restart on code changes (development)"
+    )
+    serve.add_argument("--access-log", action="store_true", help="uvicorn's own per-request lines")
