@@ -1,0 +1,41 @@
+"""SQLAlchemy adapters against the run's throwaway PostgreSQL database."""
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.database import create_engine
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from domain.chats import Chat
+from domain.users import User
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def uow(engine: AsyncEngine) -> Callable[[], SqlAlchemyUnitOfWork]:
+    return lambda: SqlAlchemyUnitOfWork(engine)
+
+
+@pytest.fixture
+async def saved_user(uow: Callable[[], SqlAlchemyUnitOfWork]) -> User:
+    user = User(email=f"{id(object())}@example.com", password_hash="$argon2id$fake")
+    async with uow() as work:
+        await work.users.add(user)
+        await work.commit()
+    return user
+
+
+@pytest.fixture
+async def saved_chat(uow: Callable[[], SqlAlchemyUnitOfWork], saved_user: User) -> Chat:
+    chat = Chat(user_id=saved_user.id, title="integration")
+    async with uow() as work:
+        await work.chats.add(chat)
+        await work.commit()
+    return chat

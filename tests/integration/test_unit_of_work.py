@@ -1,0 +1,178 @@
+"""Transactions, constraints and error translation on real PostgreSQL."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from domain.chats import Chat, Message, Role
+from domain.errors import EmailAlreadyRegistered, InvalidToken, ServiceUnavailable
+from domain.paging import Order, PageRequest
+from domain.users import User
+
+UowFactory = Callable[[], SqlAlchemyUnitOfWork]
+
+
+def _user() -> User:
+    return User(email=f"{uuid.uuid4().hex}@example.com", password_hash="$argon2id$fake")
+
+
+async def test_commit_persists_and_leaving_without_commit_rolls_back(uow: UowFactory) -> None:
+    kept, dropped = _user(), _user()
+    async with uow() as work:
+        await work.users.add(kept)
+        await work.commit()
+    async with uow() as work:
+        await work.users.add(dropped)
+
+    async with uow() as work:
+        assert await work.users.get(kept.id) == kept
+        assert await work.users.get(dropped.id) is None
+
+
+async def test_an_exception_rolls_back(uow: UowFactory) -> None:
+    user = _user()
+    with pytest.raises(RuntimeError):
+        async with uow() as work:
+            await work.users.add(user)
+            raise RuntimeError("boom")
+
+    async with uow() as work:
+        assert not await work.users.exists(user.id)
+
+
+async def test_duplicate_email_becomes_a_domain_error(uow: UowFactory) -> None:
+    first = _user()
+    async with uow() as work:
+        await work.users.add(first)
+        await work.commit()
+
+    with pytest.raises(EmailAlreadyRegistered):
+        async with uow() as work:
+            await work.users.add(User(email=first.email, password_hash="x"))
+            await work.commit()
+
+
+async def test_a_chat_for_a_vanished_user_is_an_invalid_token(uow: UowFactory) -> None:
+    with pytest.raises(InvalidToken):
+        async with uow() as work:
+            await work.chats.add(Chat(user_id=uuid.uuid4(), title="orphan"))
+            await work.commit()
+
+
+async def test_unreachable_database_is_service_unavailable() -> None:
+    from adapters.sqlalchemy.database import PoolSettings, create_engine
+
+    engine = create_engine(
+        "postgresql://postgres@127.0.0.1:1/nowhere", PoolSettings(connect_timeout=1)
+    )
+    try:
+        with pytest.raises(ServiceUnavailable):
+            async with SqlAlchemyUnitOfWork(engine) as work:
+                await work.users.exists(uuid.uuid4())
+    finally:
+        await engine.dispose()
+
+
+async def test_deleting_a_user_cascades_to_everything_they_own(
+    uow: UowFactory, engine: AsyncEngine, saved_user: User, saved_chat: Chat
+) -> None:
+    message = Message(chat_id=saved_chat.id, user_id=saved_user.id, role=Role.USER, content="x")
+    async with uow() as work:
+        await work.messages.add_many([message])
+        await work.idempotency.claim(saved_user.id, "key", "hash")
+        await work.commit()
+
+    async with uow() as work:
+        await work.users.delete(saved_user.id)
+        await work.commit()
+
+    async with engine.connect() as connection:
+        for table in ("chats", "messages", "idempotency_keys"):
+            count = await connection.scalar(
+                text(f"SELECT count(*) FROM {table} WHERE user_id = :id"), {"id": saved_user.id}
+            )
+            assert count == 0, table
+
+
+async def test_touch_only_moves_updated_at_forward(uow: UowFactory, saved_chat: Chat) -> None:
+    later = saved_chat.updated_at + timedelta(minutes=5)
+    async with uow() as work:
+        await work.chats.touch(saved_chat.id, later)
+        await work.chats.touch(saved_chat.id, later - timedelta(minutes=10))
+        await work.commit()
+
+    async with uow() as work:
+        chat = await work.chats.get_owned(saved_chat.id, saved_chat.user_id)
+    assert chat is not None
+    assert chat.updated_at == later
+
+
+async def test_keyset_paging_never_skips_or_repeats_rows_with_equal_timestamps(
+    uow: UowFactory, saved_user: User, saved_chat: Chat
+) -> None:
+    same_instant = datetime(2026, 1, 1, tzinfo=UTC)
+    messages = [
+        Message(
+            chat_id=saved_chat.id,
+            user_id=saved_user.id,
+            role=Role.USER,
+            content=str(n),
+            created_at=same_instant if n % 2 else same_instant + timedelta(seconds=n),
+        )
+        for n in range(25)
+    ]
+    async with uow() as work:
+        await work.messages.add_many(messages)
+        await work.commit()
+
+    for order in Order:
+        seen: list[uuid.UUID] = []
+        request = PageRequest(limit=4, order=order)
+        while True:
+            async with uow() as work:
+                page = await work.messages.list_in_chat(saved_chat.id, request)
+            seen.extend(m.id for m in page.items)
+            if page.next is None:
+                break
+            request = PageRequest(limit=4, after=page.next, order=order)
+        expected = sorted(messages, key=lambda m: (m.created_at, m.id), reverse=order is Order.DESC)
+        assert seen == [m.id for m in expected]
+
+
+async def test_concurrent_claims_of_one_idempotency_key_let_exactly_one_through(
+    uow: UowFactory, saved_user: User
+) -> None:
+    async def attempt() -> bool:
+        async with uow() as work:
+            earlier = await work.idempotency.claim(saved_user.id, "same-key", "h")
+            if earlier is not None:
+                return False
+            await asyncio.sleep(0.05)  # hold the claim while the others wait on it
+            await work.idempotency.complete(saved_user.id, "same-key", "result")
+            await work.commit()
+            return True
+
+    results = await asyncio.gather(*(attempt() for _ in range(5)))
+
+    assert sorted(results) == [False] * 4 + [True]
+
+
+async def test_attempt_windows_count_and_restart(uow: UowFactory) -> None:
+    subject = f"login-email:{uuid.uuid4().hex}"
+    start = datetime.now(UTC)
+    window = timedelta(minutes=15)
+    async with uow() as work:
+        await work.attempts.record([subject], start, window)
+        await work.attempts.record([subject], start + timedelta(minutes=1), window)
+        await work.commit()
+    async with uow() as work:
+        assert (await work.attempts.windows([subject]))[subject].count == 2
+        await work.attempts.record([subject], start + timedelta(minutes=20), window)
+        restarted = (await work.attempts.windows([subject]))[subject]
+    assert (restarted.count, restarted.started_at) == (1, start + timedelta(minutes=20))
