@@ -27,9 +27,8 @@ class PwdlibPasswordHasher:
 
     def __init__(self, workers: int | None = None, hasher: Argon2Hasher | None = None) -> None:
         self._hash = PasswordHash((hasher or Argon2Hasher(), BcryptHasher()))
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers or os.cpu_count() or 1, thread_name_prefix="password-hash"
-        )
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
         # Verified against when the email is unknown, so both paths cost the same.
         self._dummy_hash = self._hash.hash("dummy password for unknown accounts")
 
@@ -46,8 +45,13 @@ class PwdlibPasswordHasher:
         await self._run(self._hash.verify, password, self._dummy_hash)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker threads; a later call starts a new pool (the app may restart)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="password-hash")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))

@@ -32,6 +32,8 @@ def create_engine(database_url: str, pool: PoolSettings | None = None) -> AsyncE
         max_overflow=pool.max_overflow,
         pool_timeout=pool.checkout_timeout,
         pool_recycle=1800,
+        # Parameters are user data (emails, hashes, messages): never in logs or errors.
+        hide_parameters=True,
         connect_args={
             "connect_timeout": pool.connect_timeout,
             "options": f"-c statement_timeout={pool.statement_timeout_ms}",

@@ -1,11 +1,12 @@
 """Translate database failures into domain errors, in one place."""
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
+    InvalidInput,
     InvalidToken,
     ServiceUnavailable,
 )
@@ -26,6 +27,9 @@ def translate(error: BaseException) -> DomainError | None:
             # The token's user was deleted between authentication and this write.
             return InvalidToken()
         return None
+    if isinstance(error, DataError):
+        # Input the domain rules let through but the column refuses (too long, bad bytes).
+        return InvalidInput("A value in the request cannot be stored.")
     if isinstance(error, PoolTimeoutError | OperationalError | InterfaceError):
         return ServiceUnavailable()
     if isinstance(error, DBAPIError) and error.connection_invalidated:

@@ -13,7 +13,7 @@ from entrypoints.container import Container
 from entrypoints.http.client_address import parse_networks
 from entrypoints.http.cursors import CursorCodec
 from entrypoints.http.middleware import BodySizeLimit, SecurityHeaders
-from entrypoints.http.problems import install_problem_handlers
+from entrypoints.http.problems import install_problem_handlers, problems
 from entrypoints.http.routes import auth, chats, health, messages, users
 from entrypoints.settings import InsecureSettings, Settings
 
@@ -49,8 +49,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
 
     install_problem_handlers(app)
-    for router in (auth.router, chats.router, messages.router, users.router, health.router):
-        app.include_router(router)
+    for router in (auth.router, chats.router, messages.router, users.router):
+        # A body that is not JSON at all is 400; anything can be too large (413).
+        app.include_router(router, responses=problems(400, 413))
+    app.include_router(health.router)
 
     # Added last = outermost: the size limit acts before anything reads the body.
     if settings.cors_origins:

@@ -1,13 +1,27 @@
 """Request and response bodies, named as in the spec."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from domain.chats import Chat, Message
 from domain.users import User
+
+
+def _storable(text: str) -> str:
+    """Refuse what PostgreSQL cannot store: NUL characters and unpaired surrogates."""
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no unpaired surrogates)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class _Body(BaseModel):
@@ -17,7 +31,7 @@ class _Body(BaseModel):
 
 class UserCreate(_Body):
     email: EmailStr = Field(max_length=320)
-    password: str = Field(
+    password: Text = Field(
         min_length=8,
         max_length=128,
         description="8 to 128 characters, any characters; very common passwords are refused.",
@@ -25,8 +39,8 @@ class UserCreate(_Body):
 
 
 class UserLogin(_Body):
-    email: str = Field(min_length=1, max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
+    email: Text = Field(min_length=1, max_length=320)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class TokenResponse(BaseModel):
@@ -36,7 +50,7 @@ class TokenResponse(BaseModel):
 
 
 class AccountDelete(_Body):
-    password: str = Field(min_length=1, max_length=1024, description="The current password.")
+    password: Text = Field(min_length=1, max_length=1024, description="The current password.")
 
 
 class UserResponse(BaseModel):
@@ -51,14 +65,14 @@ class UserResponse(BaseModel):
 
 # Length bounds on titles and contents are settings, enforced by the domain (422).
 class ChatCreate(_Body):
-    title: str | None = Field(
+    title: Text | None = Field(
         default=None,
         description='At most 200 characters (MAX_TITLE_CHARS); "New chat" when absent or blank.',
     )
 
 
 class ChatUpdate(_Body):
-    title: str = Field(description="At most 200 characters (MAX_TITLE_CHARS).")
+    title: Text = Field(description="At most 200 characters (MAX_TITLE_CHARS).")
 
 
 class ChatResponse(BaseModel):
@@ -80,7 +94,7 @@ class ChatResponse(BaseModel):
 
 
 class MessageCreate(_Body):
-    content: str = Field(
+    content: Text = Field(
         description="Not blank; at most 32,000 characters (MAX_CONTENT_CHARS).",
     )
 
