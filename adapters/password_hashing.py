@@ -27,7 +27,8 @@ class PwdlibPasswordHasher:
 
     def __init__(self, workers: int | None = None, hasher: Argon2Hasher | None = None) -> None:
         self._hash = PasswordHash((hasher or Argon2Hasher(), BcryptHasher()))
-        self.workers = workers or os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+        self.workers = min(workers or cpus, cpus)
         self._pool: ThreadPoolExecutor | None = None
         # Verified against when the email is unknown, so both paths cost the same.
         self._dummy_hash = self._hash.hash("dummy password for unknown accounts")

@@ -1,6 +1,7 @@
 """Every error leaves as RFC 9457 ``application/problem+json``, from this one module."""
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -8,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from domain.errors import (
     DomainError,
@@ -115,12 +115,12 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method any route serves at this path (Starlette names only the first route's)."""
+    """Every method the API serves at this path, read from its own OpenAPI document."""
+    path = request.url.path
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
+            methods |= {method.upper() for method in operations}
     return ", ".join(sorted(methods))
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from entrypoints.container import Container
@@ -21,9 +22,15 @@ NO_LIMITS: dict[str, Any] = {
 }
 
 
-def make_client(database_url: str, **overrides: Any) -> TestClient:
+def make_app(database_url: str, **overrides: Any) -> FastAPI:
     settings = Settings(database_url=database_url, **{**NO_LIMITS, **overrides})
-    return TestClient(create_app(Container(settings=settings)), raise_server_exceptions=False)
+    return create_app(Container(settings=settings))
+
+
+def make_client(database_url: str, peer: str = "testclient", **overrides: Any) -> TestClient:
+    return TestClient(
+        make_app(database_url, **overrides), raise_server_exceptions=False, client=(peer, 50000)
+    )
 
 
 @pytest.fixture(scope="session")

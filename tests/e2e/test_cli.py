@@ -1,0 +1,403 @@
+"""The ``memory-agent`` command line, run as a process on the run's PostgreSQL database."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.e2e.conftest import PASSWORD, new_email
+
+REPO = Path(__file__).resolve().parents[2]
+CONSOLE_SCRIPT = Path(sys.executable).parent / "memory-agent"
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/memorydb"
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _run(
+    database_url: str,
+    *args: str,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+    program: tuple[str, ...] = (sys.executable, "-m", "entrypoints.cli"),
+) -> subprocess.CompletedProcess[str]:
+    # ``stdin`` is always a pipe, never a terminal, as in a script or CI.
+    return subprocess.run(
+        [*program, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": database_url, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli(database_url: str) -> Run:
+    def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return _run(database_url, *args, **kwargs)
+
+    return run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def failed(result: subprocess.CompletedProcess[str], exit_code: int = 1) -> str:
+    """The one line on stderr of a failed run."""
+    assert result.returncode == exit_code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def create_user(cli: Run, email: str | None = None) -> str:
+    email = email or new_email()
+    ok(cli("users", "create", email, "--password-stdin", stdin=PASSWORD + "\n"))
+    return email
+
+
+def talk(cli: Run, email: str, *lines: str, chat: str | None = None) -> list[dict[str, Any]]:
+    """Post ``lines`` in a chat with ``--json``; the replies."""
+    args = ["chat", "--user", email, "--json", *([chat] if chat else [])]
+    out = ok(cli(*args, stdin="".join(f"{line}\n" for line in lines)))
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def json_of(cli: Run, *args: str) -> Any:
+    return json.loads(ok(cli(*args, "--json")))
+
+
+# --- users ----------------------------------------------------------------------
+
+
+def test_users_create_registers_through_the_api_rules(cli: Run) -> None:
+    email = new_email()
+    out = ok(cli("users", "create", email.upper(), "--password-stdin", stdin=PASSWORD + "\n"))
+
+    assert out.startswith(f"created user {email} (")
+    [listed] = [u for u in json_of(cli, "users", "list") if u["email"] == email]
+    assert listed["chat_count"] == 0
+    assert str(uuid.UUID(listed["id"])) in out
+
+
+def test_users_create_json_describes_the_account(cli: Run) -> None:
+    email = new_email()
+    result = cli("--json", "users", "create", email, "--password-stdin", stdin=PASSWORD)
+
+    created = json.loads(ok(result))
+    assert created["email"] == email
+    assert set(created) == {"id", "email", "created_at"}
+
+
+def test_users_create_can_log_in_over_http(cli: Run, client: TestClient) -> None:
+    email = create_user(cli)
+
+    response = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+
+
+def test_users_create_refuses_a_taken_email(cli: Run) -> None:
+    email = create_user(cli)
+
+    result = cli("users", "create", email, "--password-stdin", stdin="another fine passphrase")
+    assert failed(result) == "error: An account with this email already exists."
+
+
+def test_users_create_refuses_a_weak_password(cli: Run) -> None:
+    result = cli("users", "create", new_email(), "--password-stdin", stdin="short\n")
+    assert "at least 8 characters" in failed(result)
+
+
+def test_users_create_without_a_terminal_wants_password_stdin(cli: Run) -> None:
+    line = failed(cli("users", "create", new_email()), exit_code=2)
+    assert "--password-stdin" in line
+
+
+def test_users_list_is_an_aligned_table(cli: Run) -> None:
+    email = create_user(cli)
+    talk(cli, email, "hello")
+
+    lines = ok(cli("users", "list")).splitlines()
+    assert lines[0].split() == ["ID", "EMAIL", "CREATED_AT", "CHATS"]
+    [row] = [line for line in lines if email in line]
+    assert row.split()[-1] == "1"
+    assert row.index(email) == lines[0].index("EMAIL")
+
+
+def test_users_list_json_counts_chats(cli: Run) -> None:
+    email = create_user(cli)
+    talk(cli, email, "one")
+    talk(cli, email, "two")
+
+    [listed] = [u for u in json_of(cli, "users", "list") if u["email"] == email]
+    assert listed["chat_count"] == 2
+    assert set(listed) == {"id", "email", "created_at", "chat_count"}
+
+
+def test_users_delete_erases_the_account_without_a_password(cli: Run) -> None:
+    email = create_user(cli)
+    chat_id = talk(cli, email, "remember this")[0]["chat_id"]
+
+    out = ok(cli("users", "delete", email.upper()))
+
+    assert out.startswith(f"deleted user {email} (")
+    assert email not in ok(cli("users", "list"))
+    assert failed(cli("chats", "show", chat_id)) == "error: Chat not found."
+    assert failed(cli("users", "delete", email)) == f"error: no user with email {email!r}"
+
+
+# --- chat --------------------------------------------------------------------------
+
+
+def test_chat_posts_each_line_and_prints_the_replies(cli: Run) -> None:
+    email = create_user(cli)
+
+    result = cli("chat", "--user", email, stdin="hello\n\n   \nsecond line\n")
+
+    assert ok(result) == "Message received\nMessage received\n"
+    assert "New chat" in result.stderr
+    [chat] = json_of(cli, "chats", "list", "--user", email)
+    messages = json_of(cli, "messages", "list", chat["id"])
+    assert [(m["role"], m["content"]) for m in messages] == [
+        ("user", "hello"),
+        ("assistant", "Message received"),
+        ("user", "second line"),
+        ("assistant", "Message received"),
+    ]
+
+
+def test_chat_stops_at_quit(cli: Run) -> None:
+    email = create_user(cli)
+
+    out = ok(cli("chat", "--user", email, "--title", "Plans", stdin="one\n/quit\nnever sent\n"))
+
+    assert out == "Message received\n"
+    [chat] = json_of(cli, "chats", "list", "--user", email)
+    assert chat["title"] == "Plans"
+    assert [m["content"] for m in json_of(cli, "messages", "list", chat["id"])] == [
+        "one",
+        "Message received",
+    ]
+
+
+def test_chat_with_an_id_continues_that_chat(cli: Run) -> None:
+    email = create_user(cli)
+    [first] = talk(cli, email, "first")
+
+    [again] = talk(cli, email, "second", chat=first["chat_id"])
+
+    assert again["chat_id"] == first["chat_id"]
+    assert again["role"] == "assistant"
+    assert len(json_of(cli, "chats", "list", "--user", email)) == 1
+    assert len(json_of(cli, "messages", "list", first["chat_id"])) == 4
+
+
+def test_chat_with_nothing_to_say_opens_a_chat_and_ends(cli: Run) -> None:
+    email = create_user(cli)
+
+    assert ok(cli("chat", "--user", email)) == ""
+    assert len(json_of(cli, "chats", "list", "--user", email)) == 1
+
+
+def test_chat_refuses_someone_elses_chat(cli: Run) -> None:
+    owner, intruder = create_user(cli), create_user(cli)
+    [reply] = talk(cli, owner, "mine")
+
+    result = cli("chat", "--user", intruder, reply["chat_id"], stdin="let me in\n")
+
+    assert failed(result) == "error: Chat not found."
+    assert len(json_of(cli, "messages", "list", reply["chat_id"])) == 2
+
+
+def test_chat_for_an_unknown_user_fails(cli: Run) -> None:
+    email = new_email()
+    result = cli("chat", "--user", email, stdin="hello\n")
+    assert failed(result) == f"error: no user with email {email!r}"
+
+
+def test_chat_reports_a_refused_message_and_goes_on(cli: Run) -> None:
+    email = create_user(cli)
+
+    result = cli(
+        "chat", "--user", email, stdin="fine\nfar too long\nok\n", env={"MAX_CONTENT_CHARS": "5"}
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == "Message received\nMessage received\n"
+    assert "error: The message content is longer than 5 characters." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- chats and messages ----------------------------------------------------------
+
+
+def test_chats_list_shows_the_users_chats(cli: Run) -> None:
+    email = create_user(cli)
+    chat_id = talk(cli, email, "hi")[0]["chat_id"]
+
+    lines = ok(cli("chats", "list", "--user", email)).splitlines()
+
+    assert lines[0].split() == ["ID", "TITLE", "CREATED_AT", "UPDATED_AT"]
+    assert lines[1].startswith(chat_id)
+    assert "New chat" in lines[1]
+
+
+def test_chats_list_json_has_the_api_shape(cli: Run) -> None:
+    email = create_user(cli)
+    chat_id = talk(cli, email, "hi")[0]["chat_id"]
+
+    [chat] = json_of(cli, "chats", "list", "--user", email)
+
+    assert chat["id"] == chat_id
+    assert set(chat) == {"id", "user_id", "title", "created_at", "updated_at"}
+
+
+def test_chats_list_for_an_unknown_user_fails(cli: Run) -> None:
+    assert "no user with email" in failed(cli("chats", "list", "--user", new_email()))
+
+
+def test_chats_show_gives_owner_and_message_count(cli: Run) -> None:
+    email = create_user(cli)
+    chat_id = talk(cli, email, "a", "b")[0]["chat_id"]
+
+    out = ok(cli("chats", "show", chat_id))
+
+    assert f"id          {chat_id}" in out
+    assert f"owner       {email}" in out
+    assert "messages    4" in out
+    assert "CONTENT" not in out
+
+
+def test_chats_show_with_messages_prints_the_conversation(cli: Run) -> None:
+    email = create_user(cli)
+    chat_id = talk(cli, email, "tell me\nnothing")[0]["chat_id"]
+
+    out = ok(cli("chats", "show", chat_id, "--messages"))
+    assert "ROLE" in out
+    assert "user       tell me" in out
+
+    shown = json_of(cli, "chats", "show", chat_id, "--messages")
+    assert shown["owner_email"] == email
+    assert shown["message_count"] == 4
+    assert [m["content"] for m in shown["messages"]][::2] == ["tell me", "nothing"]
+
+
+def test_chats_show_a_missing_chat_fails(cli: Run) -> None:
+    assert failed(cli("chats", "show", str(uuid.uuid4()))) == "error: Chat not found."
+
+
+def test_messages_list_is_a_table_oldest_first(cli: Run) -> None:
+    email = create_user(cli)
+    chat_id = talk(cli, email, "first", "second")[0]["chat_id"]
+
+    lines = ok(cli("messages", "list", chat_id)).splitlines()
+
+    assert lines[0].split() == ["CREATED_AT", "ROLE", "CONTENT"]
+    assert [line.split(maxsplit=3)[2:] for line in lines[1:]] == [
+        ["user", "first"],
+        ["assistant", "Message received"],
+        ["user", "second"],
+        ["assistant", "Message received"],
+    ]
+
+
+def test_messages_list_of_a_missing_chat_fails(cli: Run) -> None:
+    assert failed(cli("messages", "list", str(uuid.uuid4()))) == "error: Chat not found."
+
+
+# --- export ---------------------------------------------------------------------------
+
+
+def test_export_is_the_document_of_the_http_export(cli: Run, client: TestClient) -> None:
+    email = create_user(cli)
+    talk(cli, email, "one", "two")
+    talk(cli, email, "three")
+
+    exported = json.loads(ok(cli("export", "--user", email)))
+
+    token = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    response = client.get("/users/me/export", headers=headers)
+    assert response.status_code == 200
+    assert exported == response.json()
+    assert exported["user"]["email"] == email
+    assert [len(chat["messages"]) for chat in exported["chats"]] == [4, 2]
+
+
+def test_export_of_an_unknown_user_fails_without_output(cli: Run) -> None:
+    result = cli("export", "--user", new_email())
+    assert "no user with email" in failed(result)
+    assert result.stdout == ""
+
+
+# --- the process as a whole --------------------------------------------------------------
+
+
+def test_json_flag_works_before_and_after_the_command(cli: Run) -> None:
+    email = create_user(cli)
+    before = json.loads(ok(cli("--json", "chats", "list", "--user", email)))
+    after = json.loads(ok(cli("chats", "list", "--user", email, "--json")))
+    assert before == after == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("users",),
+        ("users", "frobnicate"),
+        ("chats", "show", "not-a-uuid"),
+        ("chat",),
+        ("export",),
+    ],
+)
+def test_usage_errors_exit_2(cli: Run, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert "usage: memory-agent" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "list"),
+        ("chats", "show", str(uuid.uuid4())),
+        ("chat", "--user", "ada@example.com"),
+        ("export", "--user", "ada@example.com"),
+    ],
+)
+def test_unreachable_database_is_one_line_with_a_remedy(args: tuple[str, ...]) -> None:
+    result = _run(UNREACHABLE, *args, stdin="hello\n")
+
+    line = failed(result)
+    assert "cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:1/memorydb" in line
+    assert "docker compose up -d postgres" in line
+    assert result.stdout == ""
+
+
+@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="package not installed in this env")
+def test_console_script_runs_the_same_cli(database_url: str) -> None:
+    email = new_email()
+    script = (str(CONSOLE_SCRIPT),)
+    created = _run(
+        database_url, "users", "create", email, "--password-stdin", stdin=PASSWORD, program=script
+    )
+    ok(created)
+    out = ok(_run(database_url, "chat", "--user", email, stdin="hi\n/quit\n", program=script))
+    assert out == "Message received\n"

@@ -1,0 +1,111 @@
+"""Forged, altered and expired bearer tokens never get in."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+SECRET = "supersecret"  # the app under test runs with the committed .env's secret
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _claims(user: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(user["token"], options={"verify_signature": False})
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _forgeries(user: dict[str, Any]) -> dict[str, str]:
+    now = int(time.time())
+    return {
+        "alg none": _unsigned(_claims(user)),
+        "HS512": jwt.encode(_claims(user), SECRET, algorithm="HS512"),
+        "wrong issuer": jwt.encode(_claims(user, iss="someone-else"), SECRET, algorithm="HS256"),
+        "wrong audience": jwt.encode(_claims(user, aud="other-api"), SECRET, algorithm="HS256"),
+        "expired": jwt.encode(
+            _claims(user, exp=now - 10, iat=now - 100), SECRET, algorithm="HS256"
+        ),
+        "other secret": jwt.encode(_claims(user), "x" * 40, algorithm="HS256"),
+        "garbage subject": jwt.encode(_claims(user, sub="not-a-uuid"), SECRET, algorithm="HS256"),
+        "unknown subject": jwt.encode(
+            _claims(user, sub=str(uuid.uuid4())), SECRET, algorithm="HS256"
+        ),
+        "no jti": jwt.encode(_claims(user, jti=None), SECRET, algorithm="HS256"),
+        "no exp": jwt.encode(_claims(user, exp=None), SECRET, algorithm="HS256"),
+    }
+
+
+def test_the_genuine_token_works(client: TestClient, user: dict[str, Any]) -> None:
+    assert client.get("/users/me", headers=user["headers"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "alg none",
+        "HS512",
+        "wrong issuer",
+        "wrong audience",
+        "expired",
+        "other secret",
+        "garbage subject",
+        "unknown subject",
+        "no jti",
+        "no exp",
+    ],
+)
+def test_forged_tokens_are_refused(client: TestClient, user: dict[str, Any], kind: str) -> None:
+    token = _forgeries(user)[kind]
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+def _import_app(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import entrypoints.http.app"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_refuses_the_dev_secret_with_one_clear_line() -> None:
+    result = _import_app(APP_ENV="production", JWT_SECRET="supersecret")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "Refusing to start in production" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_a_short_secret() -> None:
+    result = _import_app(APP_ENV="production", JWT_SECRET="x" * 31)
+
+    assert result.returncode == 1
+    assert "JWT_SECRET" in result.stderr
+
+
+def test_production_starts_with_a_long_secret() -> None:
+    assert _import_app(APP_ENV="production", JWT_SECRET="k" * 32).returncode == 0
