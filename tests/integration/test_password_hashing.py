@@ -50,7 +50,7 @@ async def test_hashing_runs_off_the_event_loop_in_a_bounded_pool() -> None:
             running -= 1
         return real_hash(password)
 
-    hasher._hash.hash = counting_hash  # type: ignore[method-assign]
+    hasher._hash.hash = counting_hash  # type: ignore[method-assign,assignment]
 
     await asyncio.gather(*(hasher.hash(f"password {n}") for n in range(8)))
 
