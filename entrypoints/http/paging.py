@@ -1,6 +1,6 @@
 """Query parameters and ``Link`` headers shared by the list endpoints."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
@@ -32,3 +32,15 @@ def link_next(request: Request, response: Response, scope: str, next_: Position 
     codec: CursorCodec = request.app.state.cursors
     url = request.url.include_query_params(cursor=codec.encode(scope, next_))
     response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+LINK_HEADER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": 'The next page, `<url>; rel="next"` (RFC 8288); absent on the last.',
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from entrypoints.http.dependencies import CurrentUser, use_case
-from entrypoints.http.paging import Cursor, Limit, link_next, page_request
+from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, link_next, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.schemas import ChatCreate, ChatResponse, ChatUpdate
 
@@ -44,7 +44,7 @@ async def create_chat(
 @router.get(
     "",
     response_model=list[ChatResponse],
-    responses=problems(400, 401, 422, 503),
+    responses={**LINK_HEADER, **problems(400, 401, 422, 503)},
     summary="List my chats, most recently active first",
 )
 async def list_chats(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from application.messages import ListMessages, PostMessage
 from domain.paging import Order
 from entrypoints.http.dependencies import CurrentUser, use_case
-from entrypoints.http.paging import Cursor, Limit, link_next, page_request
+from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, link_next, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.routes.chats import IdempotencyKey
 from entrypoints.http.schemas import MessageCreate, MessageResponse
@@ -39,7 +39,7 @@ async def post_message(
 @router.get(
     "",
     response_model=list[MessageResponse],
-    responses=problems(400, 401, 404, 422, 503),
+    responses={**LINK_HEADER, **problems(400, 401, 404, 422, 503)},
     summary="Read the conversation, a page at a time",
 )
 async def list_messages(

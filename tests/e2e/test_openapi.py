@@ -1,0 +1,50 @@
+"""The OpenAPI document names the spec's schemas and documents every parameter and header."""
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def _operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    operation: dict[str, Any] = document["paths"][path][method]
+    return operation
+
+
+def _parameters(operation: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+
+
+def test_the_spec_schema_names_are_published(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+
+    for name in (
+        "UserCreate",
+        "UserLogin",
+        "TokenResponse",
+        "ChatCreate",
+        "ChatResponse",
+        "MessageCreate",
+        "MessageResponse",
+        "Problem",
+    ):
+        assert name in schemas, name
+    assert not any("password_hash" in str(schema) for schema in schemas.values())
+
+
+def test_parameters_headers_and_codes_are_documented(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+
+    for path in ("/chats", "/chats/{chat_id}/messages"):
+        post = _operation(document, "post", path)
+        assert ("header", "Idempotency-Key") in _parameters(post)
+        assert {"201", "401", "413", "422"} <= set(post["responses"])
+        get = _operation(document, "get", path)
+        assert {("query", "limit"), ("query", "cursor")} <= _parameters(get)
+        assert "Link" in get["responses"]["200"]["headers"]
+        assert {"400", "401", "422"} <= set(get["responses"])
+    messages = _operation(document, "get", "/chats/{chat_id}/messages")
+    assert ("query", "order") in _parameters(messages)
+    assert "404" in messages["responses"]
+    assert "429" in _operation(document, "post", "/auth/login")["responses"]
+    assert "409" in _operation(document, "post", "/auth/register")["responses"]
+    assert "403" in _operation(document, "delete", "/users/me")["responses"]

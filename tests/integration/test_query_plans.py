@@ -1,0 +1,92 @@
+"""Reading a page is an index range scan, whatever the chat's length."""
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from domain.chats import Chat
+from domain.paging import Order, PageRequest
+from domain.users import User
+
+MESSAGES = 200_000
+
+
+@pytest.fixture(scope="module")
+async def long_chat(engine: AsyncEngine) -> Chat:
+    """A chat with 200,000 messages, plus another chat, so the planner has real choices."""
+    user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
+    chat, other = Chat(user_id=user.id, title="long"), Chat(user_id=user.id, title="other")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO users VALUES (:id, :email, 'x', now())"),
+            {"id": user.id, "email": user.email},
+        )
+        for c in (chat, other):
+            await connection.execute(
+                text("INSERT INTO chats VALUES (:id, :user_id, 't', now(), now())"),
+                {"id": c.id, "user_id": user.id},
+            )
+        await connection.execute(
+            text(
+                "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) "
+                "SELECT gen_random_uuid(), CASE WHEN n % 10 = 0 THEN :other ELSE :chat END, "
+                ":user_id, 'user', 'm' || n, now() - n * interval '1 ms' "
+                "FROM generate_series(1, :count) AS n"
+            ),
+            {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
+        )
+        await connection.execute(text("ANALYZE messages"))
+    return chat
+
+
+async def _plan_of_page(engine: AsyncEngine, run: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
+    """Capture the SQL a repository call sends, then EXPLAIN exactly that."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "messages" in statement:
+            captured.append((statement, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await run(uow)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    statement, params = captured[-1]
+    async with engine.connect() as connection:
+        raw = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params)
+        return json.loads(json.dumps(raw.scalar()))[0]["Plan"]
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(n for child in plan.get("Plans", []) for n in _nodes(child))]
+
+
+@pytest.mark.parametrize("order", list(Order))
+async def test_a_page_of_messages_is_an_index_scan_without_sorting(
+    engine: AsyncEngine, long_chat: Chat, order: Order
+) -> None:
+    async def first_then_next(uow: SqlAlchemyUnitOfWork) -> None:
+        first = await uow.messages.list_in_chat(long_chat.id, PageRequest(limit=50, order=order))
+        await uow.messages.list_in_chat(
+            long_chat.id, PageRequest(limit=50, after=first.next, order=order)
+        )
+
+    plan = await _plan_of_page(engine, first_then_next)
+
+    nodes = _nodes(plan)
+    assert any(
+        n.get("Index Name") == "ix_messages_chat_id_created_at_id"
+        and n["Node Type"] in {"Index Scan", "Index Scan Backward"}
+        for n in nodes
+    ), nodes
+    assert not any(n["Node Type"] in {"Sort", "Seq Scan"} for n in nodes)
+    assert plan["Node Type"] == "Limit"
+    assert plan["Plan Rows"] <= 51
