@@ -1,0 +1,76 @@
+"""The composition root, overridden to run every use case without a database."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from pydantic import SecretStr
+
+from adapters.memory.unit_of_work import InMemoryStore
+from domain.chats import Role
+from domain.errors import InvalidCredentials
+from domain.paging import PageRequest
+from entrypoints.container import Container, use_memory_adapters
+from entrypoints.settings import Settings
+from tests.unit.conftest import FAKE_PREFIX, PASSWORD, SECRET, FakePasswordHasher
+
+
+@pytest.fixture
+def fake_hasher() -> FakePasswordHasher:
+    return FakePasswordHasher()
+
+
+@pytest.fixture
+def container(fake_hasher: FakePasswordHasher) -> Iterator[Any]:
+    # A long secret only so PyJWT does not warn about a short HMAC key.
+    container = Container(settings=Settings(jwt_secret=SecretStr(SECRET)))
+    use_memory_adapters(container)
+    container.password_hasher.override(providers.Object(fake_hasher))
+    yield container
+    container.reset_override()
+
+
+async def test_register_create_chat_post_message_without_a_database(
+    container: Any, fake_hasher: FakePasswordHasher
+) -> None:
+    issued = await container.register_user().execute(email="Eve@Example.com", password=PASSWORD)
+    user_id = await container.authenticate_user().execute(token=issued.value)
+
+    chat = await container.create_chat().execute(user_id=user_id, title=None)
+    reply = await container.post_message().execute(
+        user_id=user_id, chat_id=chat.id, content="Hello"
+    )
+
+    assert chat.title == "New chat"
+    assert reply.role is Role.ASSISTANT
+    assert reply.content == "Message received"
+    page = await container.list_messages().execute(
+        user_id=user_id, chat_id=chat.id, page=PageRequest()
+    )
+    assert [m.role for m in page.items] == [Role.USER, Role.ASSISTANT]
+
+    # Everything went to the container's one in-memory store, hashed by the fake.
+    store: InMemoryStore = container.memory_store()
+    assert store.state.users[user_id].email == "eve@example.com"
+    assert store.state.users[user_id].password_hash == FAKE_PREFIX + PASSWORD
+    assert list(store.state.chats) == [chat.id]
+    assert len(store.state.messages) == 2
+    assert fake_hasher.hashed == [PASSWORD]
+
+
+async def test_login_through_the_container_uses_the_overridden_hasher(
+    container: Any, fake_hasher: FakePasswordHasher
+) -> None:
+    await container.register_user().execute(email="eve@example.com", password=PASSWORD)
+    issued = await container.login_user().execute(email="eve@example.com", password=PASSWORD)
+    assert await container.authenticate_user().execute(token=issued.value)
+    with pytest.raises(InvalidCredentials):
+        await container.login_user().execute(email="nobody@example.com", password=PASSWORD)
+    assert fake_hasher.burned == [PASSWORD]
+
+
+def test_use_cases_are_singletons_over_the_uow_provider(container: Any) -> None:
+    assert container.create_chat() is container.create_chat()
+    # The memory store is shared by every unit of work the container hands out.
+    assert container.uow()._store is container.memory_store()
