@@ -17,6 +17,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         access_log=args.access_log,
         proxy_headers=False,  # the app decides whom to trust (TRUSTED_PROXIES)
         log_level=settings.log_level.lower(),
+        log_config=None,  # the app logs JSON (entrypoints/logs.py); keep uvicorn's lines in it
         timeout_graceful_shutdown=30,
     )
     return 0

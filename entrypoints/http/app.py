@@ -5,16 +5,19 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters.sqlalchemy import migrate
 from entrypoints.container import Container
 from entrypoints.http.client_address import parse_networks
 from entrypoints.http.cursors import CursorCodec
 from entrypoints.http.middleware import BodySizeLimit, SecurityHeaders
+from entrypoints.http.observability import Metrics, RequestObservability
 from entrypoints.http.problems import install_problem_handlers, problems
 from entrypoints.http.routes import auth, chats, health, messages, users
+from entrypoints.logs import configure_logging
 from entrypoints.settings import InsecureSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,15 @@ def create_app(container: Container | None = None) -> FastAPI:
         app.include_router(router, responses=problems(400, 413))
     app.include_router(health.router)
 
-    # Added last = outermost: the size limit acts before anything reads the body.
+    metrics = Metrics()
+    metrics.watch_pool(container.engine())
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # Added last = outermost: ids and logs wrap everything; the size limit acts
+    # before anything reads the body.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -65,7 +76,14 @@ def create_app(container: Container | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObservability, metrics=metrics)
     return app
 
 
-app = create_app()
+def _production_app() -> FastAPI:
+    # Configured here, not in create_app, so tests keep their own log capture.
+    configure_logging(Settings().log_level)
+    return create_app()
+
+
+app = _production_app()

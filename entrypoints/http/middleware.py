@@ -1,7 +1,6 @@
 """Pure ASGI middleware: cheap, and safe around streaming responses."""
 
 import json
-import uuid
 from http import HTTPStatus
 
 from starlette.datastructures import MutableHeaders
@@ -30,10 +29,10 @@ class BodySizeLimit:
             try:
                 too_big = int(declared) > self.max_bytes
             except ValueError:
-                await _send_problem(send, 400, "The Content-Length header is not a number.")
+                await _send_problem(scope, send, 400, "The Content-Length header is not a number.")
                 return
             if too_big:
-                await _send_problem(send, 413, self._detail)
+                await _send_problem(scope, send, 413, self._detail)
                 return
         if declared is not None:
             await self.app(scope, _capped(receive, self.max_bytes), send)
@@ -48,7 +47,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_problem(send, 413, self._detail)
+                await _send_problem(scope, send, 413, self._detail)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -86,15 +85,17 @@ def _capped(receive: Receive, max_bytes: int) -> Receive:
     return wrapped
 
 
-async def _send_problem(send: Send, status: int, detail: str) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-        }
-    ).encode()
+async def _send_problem(scope: Scope, send: Send, status: int, detail: str) -> None:
+    problem = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": scope["path"],
+    }
+    if request_id := scope.get("state", {}).get("request_id"):
+        problem["request_id"] = request_id
+    body = json.dumps(problem).encode()
     await send(
         {
             "type": "http.response.start",
@@ -130,7 +131,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex

@@ -69,7 +69,7 @@ def test_deleting_my_account_erases_everything_at_once(
         for table in ("users", "chats", "messages"):
             column = "id" if table == "users" else "user_id"
             row = connection.execute(
-                f"SELECT count(*) FROM {table} WHERE {column} = %s",  # noqa: S608
+                f"SELECT count(*) FROM {table} WHERE {column} = %s",
                 (chat["user_id"],),
             ).fetchone()
             assert row == (0,), table

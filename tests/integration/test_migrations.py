@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -72,3 +73,11 @@ def test_upgrade_is_idempotent_under_the_advisory_lock(database_url: str) -> Non
             assert migrate.current_revision(connection) == migrate.head_revision()
     finally:
         engine.dispose()
+
+
+def test_concurrent_starts_migrate_once(empty_database: str) -> None:
+    """Several workers starting together: the advisory lock makes them take turns."""
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: migrate.upgrade(empty_database), range(4)))
+
+    assert _tables(empty_database) == set(metadata.tables)

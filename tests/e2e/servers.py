@@ -1,0 +1,168 @@
+"""Real processes for fault tests: a scratch PostgreSQL cluster and the API under uvicorn."""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _bindir() -> Path:
+    found = shutil.which("pg_config")
+    if found:
+        out = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=True)
+        return Path(out.stdout.strip())
+    return Path(shutil.which("pg_ctl") or "pg_ctl").parent
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; on these machines tests run as root.
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+class ScratchPostgres:
+    """A throwaway cluster of our own, so a test may stop and restart it at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="memory-agent-pg-"))
+        self.data = self.directory / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._ctl = str(_bindir() / "pg_ctl")
+        self._run(
+            [str(_bindir() / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"]
+        )
+
+    def _run(self, command: list[str]) -> None:
+        # No pipes: the postmaster would inherit them and the call would never return.
+        subprocess.run(
+            _as_postgres(command),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=on"
+        self._run(
+            [
+                self._ctl,
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.directory / "log"),
+                "-w",
+                "start",
+            ]
+        )
+
+    def restart(self) -> None:
+        self._run(
+            [
+                self._ctl,
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.directory / "log"),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ]
+        )
+
+    def stop(self) -> None:
+        self._run([self._ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[ScratchPostgres]:
+    cluster = ScratchPostgres()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+class ApiServer:
+    """``memory-agent serve`` in a child process, as production runs it."""
+
+    def __init__(self, database_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "LOGIN_MAX_FAILURES_PER_EMAIL": "0",
+                "LOGIN_MAX_FAILURES_PER_CLIENT": "0",
+                "REGISTER_MAX_PER_CLIENT": "0",
+                "LOG_LEVEL": "WARNING",
+                **env,
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"API exited: {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+            try:
+                if httpx2.get(f"{self.base_url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("API did not become ready")
+
+    def terminate(self, timeout: float = 30) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@contextmanager
+def api_server(database_url: str, **env: str) -> Iterator[ApiServer]:
+    server = ApiServer(database_url, **env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.kill()
