@@ -31,9 +31,18 @@ class UserRepository(Protocol):
     async def delete(self, user_id: UUID) -> None:
         """Remove the user and everything they own."""
 
+    async def list_all(self, page: PageRequest) -> Page[User]:
+        """Every user (operator view), by ``(created_at, id)`` in ``page.order``."""
+
 
 class ChatRepository(Protocol):
     async def add(self, chat: Chat) -> None: ...
+
+    async def get(self, chat_id: UUID) -> Chat | None:
+        """The chat whoever owns it (operator view)."""
+
+    async def count_by_user(self, user_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """How many chats each of these users has; a user with none may be left out."""
 
     async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
         """The chat, only when ``user_id`` owns it."""
@@ -59,6 +68,8 @@ class MessageRepository(Protocol):
     async def add_many(self, messages: Sequence[Message]) -> None: ...
 
     async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]: ...
+
+    async def count_in_chat(self, chat_id: UUID) -> int: ...
 
     async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
         """Every message of the chat, oldest first, streamed."""

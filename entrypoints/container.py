@@ -12,6 +12,13 @@ from adapters.placeholder_assistant import PlaceholderAssistant
 from adapters.sqlalchemy.database import PoolSettings, create_engine
 from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.admin import (
+    DeleteUser,
+    FindUserByEmail,
+    GetChatAdmin,
+    ListMessagesAdmin,
+    ListUsers,
+)
 from application.auth import AuthenticateUser, LoginUser, RegisterUser, ThrottlePolicy
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from application.messages import ListMessages, PostMessage
@@ -100,6 +107,13 @@ class Container(containers.DeclarativeContainer):
     get_profile = providers.Singleton(GetProfile, uow=uow.provider)
     export_user_data = providers.Singleton(ExportUserData, uow=uow.provider)
     delete_account = providers.Singleton(DeleteAccount, uow=uow.provider, hasher=password_hasher)
+
+    # Operator use cases (the command line only; no HTTP route exposes them).
+    list_users = providers.Singleton(ListUsers, uow=uow.provider)
+    find_user_by_email = providers.Singleton(FindUserByEmail, uow=uow.provider)
+    delete_user = providers.Singleton(DeleteUser, uow=uow.provider)
+    get_chat_admin = providers.Singleton(GetChatAdmin, uow=uow.provider)
+    list_messages_admin = providers.Singleton(ListMessagesAdmin, uow=uow.provider)
 
 
 def use_memory_adapters(container: Container) -> None:

@@ -78,6 +78,10 @@ class InMemoryUserRepository:
         state.messages = {k: m for k, m in state.messages.items() if m.user_id != user_id}
         state.idempotency = {k: r for k, r in state.idempotency.items() if k[0] != user_id}
 
+    async def list_all(self, page: PageRequest) -> Page[User]:
+        rows = list(self._state.users.values())
+        return _page(rows, lambda u: Position(u.created_at, u.id), page)
+
 
 class InMemoryChatRepository:
     def __init__(self, state: InMemoryState) -> None:
@@ -87,6 +91,17 @@ class InMemoryChatRepository:
         if chat.user_id not in self._state.users:
             raise InvalidToken()  # the foreign key the SQL schema enforces
         self._state.chats[chat.id] = chat
+
+    async def get(self, chat_id: UUID) -> Chat | None:
+        return self._state.chats.get(chat_id)
+
+    async def count_by_user(self, user_ids: Sequence[UUID]) -> dict[UUID, int]:
+        wanted = set(user_ids)
+        counts: dict[UUID, int] = {}
+        for chat in self._state.chats.values():
+            if chat.user_id in wanted:
+                counts[chat.user_id] = counts.get(chat.user_id, 0) + 1
+        return counts
 
     async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
         chat = self._state.chats.get(chat_id)
@@ -134,6 +149,9 @@ class InMemoryMessageRepository:
     async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]:
         rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]
         return _page(rows, lambda m: Position(m.created_at, m.id), page)
+
+    async def count_in_chat(self, chat_id: UUID) -> int:
+        return sum(1 for m in self._state.messages.values() if m.chat_id == chat_id)
 
     async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
         rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]

@@ -97,6 +97,16 @@ class SqlAlchemyUserRepository:
         # Foreign keys cascade to chats, messages and idempotency keys.
         await self._connection.execute(delete(users).where(users.c.id == user_id))
 
+    async def list_all(self, page: PageRequest) -> Page[User]:
+        after, order = _keyset(users.c.created_at, users.c.id, page.after, page.order)
+        query = select(users)
+        if after is not None:
+            query = query.where(after)
+        rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()
+        items = [_user(row) for row in rows[: page.limit]]
+        more = len(rows) > page.limit
+        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+
 
 class SqlAlchemyChatRepository:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -112,6 +122,20 @@ class SqlAlchemyChatRepository:
                 updated_at=chat.updated_at,
             )
         )
+
+    async def get(self, chat_id: UUID) -> Chat | None:
+        row = (await self._connection.execute(select(chats).where(chats.c.id == chat_id))).first()
+        return _chat(row) if row else None
+
+    async def count_by_user(self, user_ids: Sequence[UUID]) -> dict[UUID, int]:
+        if not user_ids:
+            return {}
+        query = (
+            select(chats.c.user_id, func.count())
+            .where(chats.c.user_id.in_(user_ids))
+            .group_by(chats.c.user_id)
+        )
+        return {row[0]: row[1] for row in (await self._connection.execute(query)).all()}
 
     async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
         query = select(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
@@ -190,6 +214,10 @@ class SqlAlchemyMessageRepository:
         items = [_message(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
+
+    async def count_in_chat(self, chat_id: UUID) -> int:
+        query = select(func.count()).select_from(messages).where(messages.c.chat_id == chat_id)
+        return int((await self._connection.execute(query)).scalar_one())
 
     async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
         query = (

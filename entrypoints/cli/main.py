@@ -1,15 +1,22 @@
 """Command-line entry point: parse, dispatch, and turn failures into one line and an exit code."""
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from domain.errors import DomainError, ServiceUnavailable
-from entrypoints.cli import database, serve
+from entrypoints.cli import chats, data_export, database, runtime, serve, session, users
+from entrypoints.cli.output import Console
+from entrypoints.cli.runtime import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
+from entrypoints.container import Container
 from entrypoints.settings import Settings
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_INTERRUPTED = 130
 
 DATABASE_HINT = (
     "cannot reach PostgreSQL at {where}; start it (e.g. `docker compose up -d postgres`) "
@@ -19,45 +26,79 @@ DATABASE_HINT = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="memory-agent", description="Run and administer the memory-agent backend."
+        prog="memory-agent",
+        description="Run and administer the memory-agent backend.",
+        epilog="Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON for scripts (any command below)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parser(commands)
     database.add_parser(commands)
+    users.add_parser(commands)
+    chats.add_parsers(commands)
+    session.add_parser(commands)
+    data_export.add_parser(commands)
     return parser
 
 
-def _where(settings: Settings) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(settings.database_url).render_as_string(hide_password=True)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, container: Container | None = None) -> int:
+    """Run one command. ``container`` replaces the one built from the environment (tests)."""
     args = build_parser().parse_args(argv)  # exits 2 on a usage error
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    settings = Settings()
+    settings: Settings | None = None
     try:
+        settings = container.settings() if container is not None else Settings()
         if args.command == "serve":
             return serve.run(args, settings)
-        output = database.run(args, settings)
+        if args.command == "db":
+            print(database.run(args, settings))
+            return EXIT_OK
+        console = Console(sys.stdin, sys.stdout, sys.stderr, json=args.json)
+        container = container or Container(settings=settings)
+        return asyncio.run(runtime.run(args.handler, args, container, console))
+    except CommandError as error:
+        return _fail(str(error), error.exit_code)
     except ServiceUnavailable:
-        print(f"error: {DATABASE_HINT.format(where=_where(settings))}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _fail(DATABASE_HINT.format(where=_where(settings)))
     except DomainError as error:
-        print(f"error: {error}", file=sys.stderr)
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (`| head`): nothing left to say
         return EXIT_FAILURE
     except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _fail(str(error))
     except Exception as error:
         if _is_connection_error(error):
-            print(f"error: {DATABASE_HINT.format(where=_where(settings))}", file=sys.stderr)
-        else:
-            print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(output)
-    return EXIT_OK
+            return _fail(DATABASE_HINT.format(where=_where(settings)))
+        return _fail(f"{type(error).__name__}: {error}")
+
+
+def _fail(message: str, exit_code: int = EXIT_FAILURE) -> int:
+    """Report on one line, whatever the message holds."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return exit_code
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests capture it)
+        pass
+
+
+def _where(settings: Settings | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = settings.database_url if settings is not None else "DATABASE_URL"
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "DATABASE_URL"
 
 
 def _is_connection_error(error: BaseException) -> bool:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,34 @@ def json_of(cli: Run, *args: str) -> Any:
     return json.loads(ok(cli(*args, "--json")))
 
 
+@dataclass(frozen=True)
+class Account:
+    email: str
+    chat_ids: list[str]  # oldest first
+
+
+@pytest.fixture(scope="module")
+def alice(cli: Run) -> Account:
+    """A user with two chats: "first", "second" in one, "third" in the next. Read only."""
+    email = create_user(cli)
+    first = talk(cli, email, "first", "second")[0]["chat_id"]
+    second = talk(cli, email, "third")[0]["chat_id"]
+    return Account(email, [first, second])
+
+
+def export_of(cli: Run, email: str) -> dict[str, Any]:
+    exported: dict[str, Any] = json.loads(ok(cli("export", "--user", email)))
+    return exported
+
+
+def conversations(cli: Run, email: str) -> list[list[str]]:
+    """Each chat's message contents, oldest chat first."""
+    return [[m["content"] for m in chat["messages"]] for chat in export_of(cli, email)["chats"]]
+
+
+REPLY = "Message received"
+
+
 # --- users ----------------------------------------------------------------------
 
 
@@ -92,29 +121,22 @@ def test_users_create_registers_through_the_api_rules(cli: Run) -> None:
     assert out.startswith(f"created user {email} (")
     [listed] = [u for u in json_of(cli, "users", "list") if u["email"] == email]
     assert listed["chat_count"] == 0
-    assert str(uuid.UUID(listed["id"])) in out
+    assert f"({listed['id']})" in out
 
 
-def test_users_create_json_describes_the_account(cli: Run) -> None:
+def test_users_create_json_account_logs_in_over_http(cli: Run, client: TestClient) -> None:
     email = new_email()
     result = cli("--json", "users", "create", email, "--password-stdin", stdin=PASSWORD)
 
     created = json.loads(ok(result))
     assert created["email"] == email
     assert set(created) == {"id", "email", "created_at"}
-
-
-def test_users_create_can_log_in_over_http(cli: Run, client: TestClient) -> None:
-    email = create_user(cli)
-
     response = client.post("/auth/login", json={"email": email, "password": PASSWORD})
     assert response.status_code == 200, response.text
 
 
-def test_users_create_refuses_a_taken_email(cli: Run) -> None:
-    email = create_user(cli)
-
-    result = cli("users", "create", email, "--password-stdin", stdin="another fine passphrase")
+def test_users_create_refuses_a_taken_email(cli: Run, alice: Account) -> None:
+    result = cli("users", "create", alice.email, "--password-stdin", stdin="another passphrase")
     assert failed(result) == "error: An account with this email already exists."
 
 
@@ -128,23 +150,17 @@ def test_users_create_without_a_terminal_wants_password_stdin(cli: Run) -> None:
     assert "--password-stdin" in line
 
 
-def test_users_list_is_an_aligned_table(cli: Run) -> None:
-    email = create_user(cli)
-    talk(cli, email, "hello")
-
+def test_users_list_is_an_aligned_table(cli: Run, alice: Account) -> None:
     lines = ok(cli("users", "list")).splitlines()
+
     assert lines[0].split() == ["ID", "EMAIL", "CREATED_AT", "CHATS"]
-    [row] = [line for line in lines if email in line]
-    assert row.split()[-1] == "1"
-    assert row.index(email) == lines[0].index("EMAIL")
+    [row] = [line for line in lines if alice.email in line]
+    assert row.split()[-1] == "2"
+    assert row.index(alice.email) == lines[0].index("EMAIL")
 
 
-def test_users_list_json_counts_chats(cli: Run) -> None:
-    email = create_user(cli)
-    talk(cli, email, "one")
-    talk(cli, email, "two")
-
-    [listed] = [u for u in json_of(cli, "users", "list") if u["email"] == email]
+def test_users_list_json_counts_chats(cli: Run, alice: Account) -> None:
+    [listed] = [u for u in json_of(cli, "users", "list") if u["email"] == alice.email]
     assert listed["chat_count"] == 2
     assert set(listed) == {"id", "email", "created_at", "chat_count"}
 
@@ -156,7 +172,6 @@ def test_users_delete_erases_the_account_without_a_password(cli: Run) -> None:
     out = ok(cli("users", "delete", email.upper()))
 
     assert out.startswith(f"deleted user {email} (")
-    assert email not in ok(cli("users", "list"))
     assert failed(cli("chats", "show", chat_id)) == "error: Chat not found."
     assert failed(cli("users", "delete", email)) == f"error: no user with email {email!r}"
 
@@ -169,16 +184,9 @@ def test_chat_posts_each_line_and_prints_the_replies(cli: Run) -> None:
 
     result = cli("chat", "--user", email, stdin="hello\n\n   \nsecond line\n")
 
-    assert ok(result) == "Message received\nMessage received\n"
+    assert ok(result) == f"{REPLY}\n{REPLY}\n"
     assert "New chat" in result.stderr
-    [chat] = json_of(cli, "chats", "list", "--user", email)
-    messages = json_of(cli, "messages", "list", chat["id"])
-    assert [(m["role"], m["content"]) for m in messages] == [
-        ("user", "hello"),
-        ("assistant", "Message received"),
-        ("user", "second line"),
-        ("assistant", "Message received"),
-    ]
+    assert conversations(cli, email) == [["hello", REPLY, "second line", REPLY]]
 
 
 def test_chat_stops_at_quit(cli: Run) -> None:
@@ -186,13 +194,10 @@ def test_chat_stops_at_quit(cli: Run) -> None:
 
     out = ok(cli("chat", "--user", email, "--title", "Plans", stdin="one\n/quit\nnever sent\n"))
 
-    assert out == "Message received\n"
-    [chat] = json_of(cli, "chats", "list", "--user", email)
+    assert out == f"{REPLY}\n"
+    [chat] = export_of(cli, email)["chats"]
     assert chat["title"] == "Plans"
-    assert [m["content"] for m in json_of(cli, "messages", "list", chat["id"])] == [
-        "one",
-        "Message received",
-    ]
+    assert [m["content"] for m in chat["messages"]] == ["one", REPLY]
 
 
 def test_chat_with_an_id_continues_that_chat(cli: Run) -> None:
@@ -203,25 +208,16 @@ def test_chat_with_an_id_continues_that_chat(cli: Run) -> None:
 
     assert again["chat_id"] == first["chat_id"]
     assert again["role"] == "assistant"
-    assert len(json_of(cli, "chats", "list", "--user", email)) == 1
-    assert len(json_of(cli, "messages", "list", first["chat_id"])) == 4
+    assert conversations(cli, email) == [["first", REPLY, "second", REPLY]]
 
 
-def test_chat_with_nothing_to_say_opens_a_chat_and_ends(cli: Run) -> None:
-    email = create_user(cli)
+def test_chat_refuses_someone_elses_chat(cli: Run, alice: Account) -> None:
+    intruder = create_user(cli)
 
-    assert ok(cli("chat", "--user", email)) == ""
-    assert len(json_of(cli, "chats", "list", "--user", email)) == 1
-
-
-def test_chat_refuses_someone_elses_chat(cli: Run) -> None:
-    owner, intruder = create_user(cli), create_user(cli)
-    [reply] = talk(cli, owner, "mine")
-
-    result = cli("chat", "--user", intruder, reply["chat_id"], stdin="let me in\n")
+    result = cli("chat", "--user", intruder, alice.chat_ids[0], stdin="let me in\n")
 
     assert failed(result) == "error: Chat not found."
-    assert len(json_of(cli, "messages", "list", reply["chat_id"])) == 2
+    assert json_of(cli, "chats", "show", alice.chat_ids[0])["message_count"] == 4
 
 
 def test_chat_for_an_unknown_user_fails(cli: Run) -> None:
@@ -238,7 +234,7 @@ def test_chat_reports_a_refused_message_and_goes_on(cli: Run) -> None:
     )
 
     assert result.returncode == 1
-    assert result.stdout == "Message received\nMessage received\n"
+    assert result.stdout == f"{REPLY}\n{REPLY}\n"
     assert "error: The message content is longer than 5 characters." in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -246,74 +242,69 @@ def test_chat_reports_a_refused_message_and_goes_on(cli: Run) -> None:
 # --- chats and messages ----------------------------------------------------------
 
 
-def test_chats_list_shows_the_users_chats(cli: Run) -> None:
-    email = create_user(cli)
-    chat_id = talk(cli, email, "hi")[0]["chat_id"]
-
-    lines = ok(cli("chats", "list", "--user", email)).splitlines()
+def test_chats_list_shows_the_users_chats_latest_first(cli: Run, alice: Account) -> None:
+    lines = ok(cli("chats", "list", "--user", alice.email)).splitlines()
 
     assert lines[0].split() == ["ID", "TITLE", "CREATED_AT", "UPDATED_AT"]
-    assert lines[1].startswith(chat_id)
+    assert [line.split()[0] for line in lines[1:]] == alice.chat_ids[::-1]
     assert "New chat" in lines[1]
 
 
-def test_chats_list_json_has_the_api_shape(cli: Run) -> None:
-    email = create_user(cli)
-    chat_id = talk(cli, email, "hi")[0]["chat_id"]
+def test_chats_list_json_has_the_api_shape(cli: Run, alice: Account) -> None:
+    chats = json_of(cli, "chats", "list", "--user", alice.email)
 
-    [chat] = json_of(cli, "chats", "list", "--user", email)
-
-    assert chat["id"] == chat_id
-    assert set(chat) == {"id", "user_id", "title", "created_at", "updated_at"}
+    assert [chat["id"] for chat in chats] == alice.chat_ids[::-1]
+    assert set(chats[0]) == {"id", "user_id", "title", "created_at", "updated_at"}
 
 
 def test_chats_list_for_an_unknown_user_fails(cli: Run) -> None:
     assert "no user with email" in failed(cli("chats", "list", "--user", new_email()))
 
 
-def test_chats_show_gives_owner_and_message_count(cli: Run) -> None:
-    email = create_user(cli)
-    chat_id = talk(cli, email, "a", "b")[0]["chat_id"]
+def test_chats_show_gives_owner_and_message_count(cli: Run, alice: Account) -> None:
+    out = ok(cli("chats", "show", alice.chat_ids[0]))
 
-    out = ok(cli("chats", "show", chat_id))
-
-    assert f"id          {chat_id}" in out
-    assert f"owner       {email}" in out
-    assert "messages    4" in out
+    assert f"id          {alice.chat_ids[0]}\n" in out
+    assert f"owner       {alice.email} (" in out
+    assert "messages    4\n" in out
     assert "CONTENT" not in out
 
 
-def test_chats_show_with_messages_prints_the_conversation(cli: Run) -> None:
-    email = create_user(cli)
-    chat_id = talk(cli, email, "tell me\nnothing")[0]["chat_id"]
-
-    out = ok(cli("chats", "show", chat_id, "--messages"))
+def test_chats_show_with_messages_prints_the_conversation(cli: Run, alice: Account) -> None:
+    out = ok(cli("chats", "show", alice.chat_ids[0], "--messages"))
     assert "ROLE" in out
-    assert "user       tell me" in out
+    assert "user       second" in out
 
-    shown = json_of(cli, "chats", "show", chat_id, "--messages")
-    assert shown["owner_email"] == email
+    shown = json_of(cli, "chats", "show", alice.chat_ids[0], "--messages")
+    assert shown["owner_email"] == alice.email
     assert shown["message_count"] == 4
-    assert [m["content"] for m in shown["messages"]][::2] == ["tell me", "nothing"]
+    assert [m["content"] for m in shown["messages"]] == ["first", REPLY, "second", REPLY]
 
 
 def test_chats_show_a_missing_chat_fails(cli: Run) -> None:
     assert failed(cli("chats", "show", str(uuid.uuid4()))) == "error: Chat not found."
 
 
-def test_messages_list_is_a_table_oldest_first(cli: Run) -> None:
-    email = create_user(cli)
-    chat_id = talk(cli, email, "first", "second")[0]["chat_id"]
-
-    lines = ok(cli("messages", "list", chat_id)).splitlines()
+def test_messages_list_is_a_table_oldest_first(cli: Run, alice: Account) -> None:
+    lines = ok(cli("messages", "list", alice.chat_ids[0])).splitlines()
 
     assert lines[0].split() == ["CREATED_AT", "ROLE", "CONTENT"]
     assert [line.split(maxsplit=3)[2:] for line in lines[1:]] == [
         ["user", "first"],
-        ["assistant", "Message received"],
+        ["assistant", REPLY],
         ["user", "second"],
-        ["assistant", "Message received"],
+        ["assistant", REPLY],
     ]
+
+
+def test_messages_list_json_has_the_api_shape(cli: Run, alice: Account) -> None:
+    messages = json_of(cli, "messages", "list", alice.chat_ids[1])
+
+    assert [(m["role"], m["content"]) for m in messages] == [
+        ("user", "third"),
+        ("assistant", REPLY),
+    ]
+    assert set(messages[0]) == {"id", "chat_id", "role", "content", "created_at"}
 
 
 def test_messages_list_of_a_missing_chat_fails(cli: Run) -> None:
@@ -323,19 +314,18 @@ def test_messages_list_of_a_missing_chat_fails(cli: Run) -> None:
 # --- export ---------------------------------------------------------------------------
 
 
-def test_export_is_the_document_of_the_http_export(cli: Run, client: TestClient) -> None:
-    email = create_user(cli)
-    talk(cli, email, "one", "two")
-    talk(cli, email, "three")
+def test_export_is_the_document_of_the_http_export(
+    cli: Run, client: TestClient, alice: Account
+) -> None:
+    exported = export_of(cli, alice.email)
 
-    exported = json.loads(ok(cli("export", "--user", email)))
-
-    token = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    login = client.post("/auth/login", json={"email": alice.email, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     response = client.get("/users/me/export", headers=headers)
     assert response.status_code == 200
     assert exported == response.json()
-    assert exported["user"]["email"] == email
+    assert exported["user"]["email"] == alice.email
+    assert [chat["id"] for chat in exported["chats"]] == alice.chat_ids
     assert [len(chat["messages"]) for chat in exported["chats"]] == [4, 2]
 
 
@@ -348,39 +338,27 @@ def test_export_of_an_unknown_user_fails_without_output(cli: Run) -> None:
 # --- the process as a whole --------------------------------------------------------------
 
 
-def test_json_flag_works_before_and_after_the_command(cli: Run) -> None:
-    email = create_user(cli)
-    before = json.loads(ok(cli("--json", "chats", "list", "--user", email)))
-    after = json.loads(ok(cli("chats", "list", "--user", email, "--json")))
-    assert before == after == []
+def test_json_flag_works_before_and_after_the_command(cli: Run, alice: Account) -> None:
+    before = json.loads(ok(cli("--json", "chats", "list", "--user", alice.email)))
+    after = json.loads(ok(cli("chats", "list", "--user", alice.email, "--json")))
+    assert before == after
+    assert len(before) == 2
 
 
 @pytest.mark.parametrize(
     "args",
-    [
-        (),
-        ("users",),
-        ("users", "frobnicate"),
-        ("chats", "show", "not-a-uuid"),
-        ("chat",),
-        ("export",),
-    ],
+    [(), ("users", "frobnicate"), ("chats", "show", "not-a-uuid"), ("chat",)],
 )
 def test_usage_errors_exit_2(cli: Run, args: tuple[str, ...]) -> None:
     result = cli(*args)
     assert result.returncode == 2
     assert "usage: memory-agent" in result.stderr
     assert "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize(
-    "args",
-    [
-        ("users", "list"),
-        ("chats", "show", str(uuid.uuid4())),
-        ("chat", "--user", "ada@example.com"),
-        ("export", "--user", "ada@example.com"),
-    ],
+    "args", [("users", "list"), ("chat", "--user", "ada@example.com")], ids=["list", "chat"]
 )
 def test_unreachable_database_is_one_line_with_a_remedy(args: tuple[str, ...]) -> None:
     result = _run(UNREACHABLE, *args, stdin="hello\n")
@@ -392,12 +370,6 @@ def test_unreachable_database_is_one_line_with_a_remedy(args: tuple[str, ...]) -
 
 
 @pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="package not installed in this env")
-def test_console_script_runs_the_same_cli(database_url: str) -> None:
-    email = new_email()
-    script = (str(CONSOLE_SCRIPT),)
-    created = _run(
-        database_url, "users", "create", email, "--password-stdin", stdin=PASSWORD, program=script
-    )
-    ok(created)
-    out = ok(_run(database_url, "chat", "--user", email, stdin="hi\n/quit\n", program=script))
-    assert out == "Message received\n"
+def test_console_script_runs_the_same_cli(database_url: str, alice: Account) -> None:
+    result = _run(database_url, "users", "list", "--json", program=(str(CONSOLE_SCRIPT),))
+    assert alice.email in [u["email"] for u in json.loads(ok(result))]

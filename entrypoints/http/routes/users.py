@@ -9,9 +9,10 @@ from fastapi.responses import StreamingResponse
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import Chat, Message
 from domain.users import User
+from entrypoints.export import export_document
 from entrypoints.http.dependencies import CurrentUser, use_case
 from entrypoints.http.problems import problems
-from entrypoints.http.schemas import AccountDelete, ChatResponse, MessageResponse, UserResponse
+from entrypoints.http.schemas import AccountDelete, UserResponse
 
 router = APIRouter(prefix="/users/me", tags=["users"])
 
@@ -27,33 +28,6 @@ async def me(
     get_profile: Annotated[GetProfile, Depends(use_case(lambda c: c.get_profile()))],
 ) -> UserResponse:
     return UserResponse.of(await get_profile.execute(user_id=user_id))
-
-
-def _json(model: UserResponse | ChatResponse | MessageResponse) -> str:
-    return model.model_dump_json()
-
-
-async def export_document(items: AsyncIterator[User | Chat | Message]) -> AsyncIterator[str]:
-    """``{"user": ..., "chats": [{..., "messages": [...]}, ...]}``, written as it is read."""
-    in_chat = False
-    first_chat = True
-    first_message = True
-    async for item in items:
-        if isinstance(item, User):
-            yield '{"user":' + _json(UserResponse.of(item)) + ',"chats":['
-        elif isinstance(item, Chat):
-            chat = ChatResponse.of(item).model_dump_json()
-            yield (
-                ("]}" if in_chat else "")
-                + ("" if first_chat else ",")
-                + chat[:-1]
-                + ',"messages":['
-            )
-            in_chat, first_chat, first_message = True, False, True
-        else:
-            yield ("" if first_message else ",") + _json(MessageResponse.of(item))
-            first_message = False
-    yield ("]}" if in_chat else "") + "]}"
 
 
 EXPORT_EXAMPLE: dict[str, Any] = {

@@ -1,0 +1,105 @@
+"""``memory-agent users create|list|delete``: accounts, as the operator."""
+
+import argparse
+import getpass
+
+from application.admin import DeleteUser, ListUsers, UserSummary
+from application.auth import RegisterUser
+from domain.errors import UserNotFound
+from entrypoints.cli.output import Console, table, when
+from entrypoints.cli.runtime import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    every_page,
+    find_user,
+    json_flag,
+    no_user,
+)
+from entrypoints.container import Container
+from entrypoints.http.schemas import UserResponse
+
+
+def _read_password(args: argparse.Namespace, console: Console) -> str:
+    if args.password_stdin:
+        # Exactly what was sent, but for the newline that ends `echo` or a file.
+        return console.stdin.read().removesuffix("\n").removesuffix("\r")
+    if not console.interactive:
+        raise CommandError(
+            "no terminal to ask for the password; pipe it in with --password-stdin", EXIT_USAGE
+        )
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != password:
+        raise CommandError("the passwords do not match")
+    return password
+
+
+async def create(args: argparse.Namespace, container: Container, console: Console) -> int:
+    password = _read_password(args, console)
+    register: RegisterUser = container.register_user()
+    await register.execute(email=args.email, password=password)
+    user = await find_user(container, args.email)
+    if console.json:
+        console.emit_json(UserResponse.of(user).model_dump(mode="json"))
+    else:
+        console.out(f"created user {user.email} ({user.id})")
+    return EXIT_OK
+
+
+def _summary_json(user: UserSummary) -> dict[str, object]:
+    shown = UserResponse(id=user.id, email=user.email, created_at=user.created_at)
+    return {**shown.model_dump(mode="json"), "chat_count": user.chat_count}
+
+
+async def list_(args: argparse.Namespace, container: Container, console: Console) -> int:
+    list_users: ListUsers = container.list_users()
+    users = await every_page(lambda page: list_users.execute(page=page))
+    if console.json:
+        console.emit_json([_summary_json(u) for u in users])
+    elif not users:
+        console.note("no users")
+    else:
+        rows = [(u.id, u.email, when(u.created_at), u.chat_count) for u in users]
+        console.out(table(["id", "email", "created_at", "chats"], rows))
+    return EXIT_OK
+
+
+async def delete(args: argparse.Namespace, container: Container, console: Console) -> int:
+    delete_user: DeleteUser = container.delete_user()
+    try:
+        user = await delete_user.execute(email=args.email)
+    except UserNotFound:
+        raise no_user(args.email) from None
+    if console.json:
+        console.emit_json({"deleted": UserResponse.of(user).model_dump(mode="json")})
+    else:
+        console.out(f"deleted user {user.email} ({user.id}) and everything they owned")
+    return EXIT_OK
+
+
+def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    users = commands.add_parser("users", help="create, list and delete accounts")
+    actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    json = json_flag()
+
+    create_ = actions.add_parser(
+        "create", parents=[json], help="register an account (same rules as the API)"
+    )
+    create_.add_argument("email")
+    create_.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    create_.set_defaults(handler=create)
+
+    listing = actions.add_parser("list", parents=[json], help="every account with its chat count")
+    listing.set_defaults(handler=list_)
+
+    delete_ = actions.add_parser(
+        "delete",
+        parents=[json],
+        help="erase an account and everything it owns (no password asked)",
+    )
+    delete_.add_argument("email")
+    delete_.set_defaults(handler=delete)

@@ -1,0 +1,132 @@
+"""The CLI's ``chat`` command on the in-memory adapters: it needs ports, not PostgreSQL.
+
+The container's database URL points at a closed port, so any use of the SQL
+adapters would fail the commands with "cannot reach PostgreSQL".
+"""
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from dependency_injector import providers
+
+from domain.chats import Role
+from entrypoints.cli.main import main
+from entrypoints.container import Container, use_memory_adapters
+from entrypoints.settings import Settings
+
+EMAIL = "ada@example.com"
+PASSWORD = "correct horse battery staple"
+REPLY = "Message received"
+
+
+class InstantHasher:
+    """Satisfies the ``PasswordHasher`` port without Argon2's cost."""
+
+    async def hash(self, password: str) -> str:
+        return "plain$" + password
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        return password_hash == "plain$" + password, None
+
+    async def burn(self, password: str) -> None:
+        return None
+
+
+@pytest.fixture
+def container() -> Iterator[Container]:
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/nowhere")
+    container = Container(settings=settings)
+    use_memory_adapters(container)
+    with container.password_hasher.override(providers.Object(InstantHasher())):
+        yield container
+
+
+Cli = Callable[..., int]
+
+
+@pytest.fixture
+def cli(container: Container, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``main`` on the container with ``stdin`` as its input (not a terminal)."""
+
+    def run(*argv: str, stdin: str = "") -> int:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        return main(list(argv), container=container)
+
+    return run
+
+
+@pytest.fixture
+def ada(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("users", "create", EMAIL, "--password-stdin", stdin=PASSWORD + "\n") == 0
+    capsys.readouterr()
+
+
+def _stored(container: Container) -> list[tuple[Role, str]]:
+    state = container.memory_store().state
+    messages = sorted(state.messages.values(), key=lambda m: (m.created_at, m.id))
+    return [(m.role, m.content) for m in messages]
+
+
+@pytest.mark.usefixtures("ada")
+def test_chat_posts_through_the_use_cases_on_memory(
+    cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli("chat", "--user", EMAIL, stdin="hello\n\n  \nhow are you?\n/quit\nignored\n")
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out == f"{REPLY}\n{REPLY}\n"
+    state = container.memory_store().state
+    [chat] = state.chats.values()
+    assert chat.title == "New chat"
+    assert chat.user_id == next(iter(state.users.values())).id
+    assert _stored(container) == [
+        (Role.USER, "hello"),
+        (Role.ASSISTANT, REPLY),
+        (Role.USER, "how are you?"),
+        (Role.ASSISTANT, REPLY),
+    ]
+
+
+@pytest.mark.usefixtures("ada")
+def test_chat_continues_a_chat_and_answers_in_json(
+    cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("chat", "--user", EMAIL, stdin="first\n") == 0
+    [chat] = container.memory_store().state.chats.values()
+    capsys.readouterr()
+
+    assert cli("--json", "chat", "--user", EMAIL, str(chat.id), stdin="second") == 0
+
+    [reply] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert reply["chat_id"] == str(chat.id)
+    assert reply["role"] == "assistant"
+    assert reply["content"] == REPLY
+    assert len(container.memory_store().state.chats) == 1
+    assert [content for _, content in _stored(container)][::2] == ["first", "second"]
+
+
+@pytest.mark.usefixtures("ada")
+def test_chat_with_empty_input_opens_a_chat_and_ends(
+    cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("chat", "--user", EMAIL, "--title", "Plans") == 0
+
+    assert capsys.readouterr().out == ""
+    [chat] = container.memory_store().state.chats.values()
+    assert chat.title == "Plans"
+    assert _stored(container) == []
+
+
+def test_chat_for_an_unknown_user_is_one_line(
+    cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("chat", "--user", "nobody@example.com", stdin="hello\n") == 1
+
+    captured = capsys.readouterr()
+    assert captured.err == "error: no user with email 'nobody@example.com'\n"
+    assert captured.out == ""
+    assert container.memory_store().state.chats == {}
