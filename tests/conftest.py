@@ -33,22 +33,29 @@ def _admin_conninfo(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# Named at import, so modules that must build an app at import time (the fuzz test)
+# point it here; the database itself exists once the `database_url` fixture runs.
+RUN_DATABASE_NAME = f"memory_agent_test_{uuid.uuid4().hex[:12]}"
+RUN_DATABASE_URL = (
+    make_url(_server_url()).set(database=RUN_DATABASE_NAME).render_as_string(hide_password=False)
+)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A freshly migrated, throwaway database; dropped when the run ends."""
     server = _server_url()
     admin = _admin_conninfo(server)
-    name = f"memory_agent_test_{uuid.uuid4().hex[:12]}"
+    name = RUN_DATABASE_NAME
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.OperationalError:
         where = make_url(server).render_as_string(hide_password=True)
         pytest.exit(_START_HINT.format(where=where), returncode=1)
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
-        migrate.upgrade(url)
-        yield url
+        migrate.upgrade(RUN_DATABASE_URL)
+        yield RUN_DATABASE_URL
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(

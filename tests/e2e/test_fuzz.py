@@ -17,25 +17,28 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.conftest import RUN_DATABASE_URL
 from tests.e2e.conftest import NO_LIMITS, PASSWORD, new_email
 
-# Schemathesis reads the schema at import time, before the run's database exists.
-# The container resolves the engine lazily, so the settings are pointed at the
-# throwaway database by the fixture below, before the first request.
-_container = Container(settings=Settings(**NO_LIMITS))
-app = create_app(_container)
+# Schemathesis reads the schema at import time, before the run's database exists;
+# the app points at that database by name and connects only on the first request,
+# after the `database_url` fixture has created it.
+app = create_app(
+    Container(
+        settings=Settings(database_url=RUN_DATABASE_URL, migrate_on_startup=False, **NO_LIMITS)
+    )
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @pytest.fixture(scope="module")
 def auth_headers(database_url: str) -> Iterator[dict[str, str]]:
-    _container.settings.override(Settings(database_url=database_url, **NO_LIMITS))
+    assert database_url == RUN_DATABASE_URL
     with TestClient(app) as client:
         token = client.post(
             "/auth/register", json={"email": new_email(), "password": PASSWORD}
         ).json()["access_token"]
         yield {"Authorization": f"Bearer {token}"}
-    _container.settings.reset_override()
 
 
 @schema.parametrize()
