@@ -83,6 +83,7 @@ class IdempotentRecord:
 
     request_hash: str
     result: str | None  # None while the first request is still in flight
+    created_at: datetime | None = None
 
 
 class IdempotencyStore(Protocol):
@@ -94,6 +95,9 @@ class IdempotencyStore(Protocol):
 
     async def complete(self, user_id: UUID, key: str, result: str) -> None: ...
 
+    async def purge(self, older_than: datetime) -> None:
+        """Forget keys first used before ``older_than``."""
+
 
 class AttemptCounter(Protocol):
     """Attempt counters per subject, shared by every process (a subject is e.g. an email)."""
@@ -104,6 +108,9 @@ class AttemptCounter(Protocol):
         """Count one attempt for each subject, starting a new window when the old one ended."""
 
     async def clear(self, subject: str) -> None: ...
+
+    async def purge(self, older_than: datetime) -> None:
+        """Drop windows that started before ``older_than``."""
 
 
 class UnitOfWork(Protocol):

@@ -21,6 +21,7 @@ from application.admin import (
 )
 from application.auth import AuthenticateUser, LoginUser, RegisterUser, ThrottlePolicy
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
+from application.maintenance import PurgeExpiredRecords
 from application.messages import ListMessages, PostMessage
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import TextLimits
@@ -38,6 +39,11 @@ def _throttle_policy(settings: Settings) -> ThrottlePolicy:
             settings.register_max_per_client, timedelta(seconds=settings.register_window_seconds)
         ),
     )
+
+
+def _attempt_retention(settings: Settings) -> timedelta:
+    longest = max(settings.login_failure_window_seconds, settings.register_window_seconds)
+    return timedelta(seconds=longest)
 
 
 def _pool_settings(settings: Settings) -> PoolSettings:
@@ -107,6 +113,14 @@ class Container(containers.DeclarativeContainer):
     get_profile = providers.Singleton(GetProfile, uow=uow.provider)
     export_user_data = providers.Singleton(ExportUserData, uow=uow.provider)
     delete_account = providers.Singleton(DeleteAccount, uow=uow.provider, hasher=password_hasher)
+    purge_expired_records = providers.Singleton(
+        PurgeExpiredRecords,
+        uow=uow.provider,
+        idempotency_retention=providers.Callable(
+            lambda hours: timedelta(hours=hours), settings.provided.idempotency_retention_hours
+        ),
+        attempt_retention=providers.Callable(_attempt_retention, settings),
+    )
 
     # Operator use cases (the command line only; no HTTP route exposes them).
     list_users = providers.Singleton(ListUsers, uow=uow.provider)

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(default_factory=list)
     idempotency_retention_hours: int = Field(default=24, ge=24)
+    maintenance_interval_seconds: int = Field(default=3600, ge=1)
 
     def check_secrets(self) -> None:
         """Refuse a production start with the dev secret; warn about it elsewhere."""

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 from uuid import UUID
@@ -166,12 +166,21 @@ class InMemoryIdempotencyStore:
     async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
         earlier = self._state.idempotency.get((user_id, key))
         if earlier is None:
-            self._state.idempotency[(user_id, key)] = IdempotentRecord(request_hash, None)
+            self._state.idempotency[(user_id, key)] = IdempotentRecord(
+                request_hash, None, datetime.now(UTC)
+            )
         return earlier
 
     async def complete(self, user_id: UUID, key: str, result: str) -> None:
         record = self._state.idempotency[(user_id, key)]
         self._state.idempotency[(user_id, key)] = replace(record, result=result)
+
+    async def purge(self, older_than: datetime) -> None:
+        self._state.idempotency = {
+            k: r
+            for k, r in self._state.idempotency.items()
+            if r.created_at is None or r.created_at >= older_than
+        }
 
 
 class InMemoryAttemptCounter:
@@ -191,6 +200,11 @@ class InMemoryAttemptCounter:
 
     async def clear(self, subject: str) -> None:
         self._state.attempts.pop(subject, None)
+
+    async def purge(self, older_than: datetime) -> None:
+        self._state.attempts = {
+            s: w for s, w in self._state.attempts.items() if w.started_at >= older_than
+        }
 
 
 class InMemoryUnitOfWork:

@@ -263,6 +263,11 @@ class SqlAlchemyIdempotencyStore:
             .values(result=result)
         )
 
+    async def purge(self, older_than: datetime) -> None:
+        await self._connection.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than)
+        )
+
 
 class SqlAlchemyAttemptCounter:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -294,4 +299,9 @@ class SqlAlchemyAttemptCounter:
     async def clear(self, subject: str) -> None:
         await self._connection.execute(
             delete(auth_failures).where(auth_failures.c.subject == subject)
+        )
+
+    async def purge(self, older_than: datetime) -> None:
+        await self._connection.execute(
+            delete(auth_failures).where(auth_failures.c.window_start < older_than)
         )

@@ -37,7 +37,9 @@ def create_app(container: Container | None = None) -> FastAPI:
         if settings.migrate_on_startup:
             # Alembic is synchronous; keep the event loop free while it runs.
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        housekeeping = asyncio.create_task(_purge_periodically(container, settings))
         yield
+        housekeeping.cancel()
         await container.engine().dispose()
         container.password_hasher().close()
 
@@ -78,6 +80,16 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=metrics)
     return app
+
+
+async def _purge_periodically(container: Container, settings: Settings) -> None:
+    """Drop expired idempotency keys and throttle windows, now and then every interval."""
+    while True:
+        try:
+            await container.purge_expired_records().execute()
+        except Exception:  # a failed round (database away) must not kill the worker
+            logger.warning("purging expired records failed; will retry", exc_info=True)
+        await asyncio.sleep(settings.maintenance_interval_seconds)
 
 
 def _production_app() -> FastAPI:

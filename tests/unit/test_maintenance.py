@@ -1,0 +1,28 @@
+"""PurgeExpiredRecords on the in-memory adapters."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
+from application.maintenance import PurgeExpiredRecords
+
+
+async def test_purge_drops_only_what_is_past_its_retention() -> None:
+    store = InMemoryStore()
+    now = datetime.now(UTC)
+    user_id = uuid.uuid4()
+    async with InMemoryUnitOfWork(store) as uow:
+        await uow.idempotency.claim(user_id, "key", "hash")
+        await uow.attempts.record(["old"], now - timedelta(hours=3), timedelta(hours=1))
+        await uow.attempts.record(["fresh"], now, timedelta(hours=1))
+        await uow.commit()
+    purge = PurgeExpiredRecords(
+        lambda: InMemoryUnitOfWork(store), timedelta(hours=24), timedelta(hours=1)
+    )
+
+    await purge.execute(now=now)
+    assert set(store.state.attempts) == {"fresh"}
+    assert (user_id, "key") in store.state.idempotency
+
+    await purge.execute(now=now + timedelta(hours=25))
+    assert store.state.idempotency == {}
