@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint install bench soak clean
 
@@ -30,6 +31,12 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest
+
+## Load test: the API as production runs it, next to pgbench's ceiling (see docs/bench.md).
+## BENCH_DURATION (s per load, 10) and BENCH_RUNS (passes, 2) bound it.
+bench: $(STAMP)
+	command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
