@@ -1,4 +1,8 @@
-"""Repositories over one ``AsyncConnection``: SQL in, domain entities out. They never commit."""
+"""Repositories over one unit of work's ``Statements``: SQL in, domain entities out.
+
+They never commit. A write without RETURNING is only queued until the commit
+(``adapters.sqlalchemy.statements``), so nothing here reads the result of one.
+"""
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -7,9 +11,9 @@ from uuid import UUID
 
 from sqlalchemy import Row, case, delete, exists, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from adapters.sqlalchemy.statements import Statements
 from adapters.sqlalchemy.tables import auth_failures, chats, idempotency_keys, messages, users
 from application.ports import IdempotentRecord
 from domain.chats import Chat, Message, Role
@@ -62,7 +66,7 @@ def _keyset(
 
 
 class SqlAlchemyUserRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
     async def add(self, user: User) -> None:
@@ -109,7 +113,7 @@ class SqlAlchemyUserRepository:
 
 
 class SqlAlchemyChatRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
     async def add(self, chat: Chat) -> None:
@@ -186,7 +190,7 @@ class SqlAlchemyChatRepository:
 
 
 class SqlAlchemyMessageRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
     async def add_many(self, new: Sequence[Message]) -> None:
@@ -231,7 +235,7 @@ class SqlAlchemyMessageRepository:
 
 
 class SqlAlchemyIdempotencyStore:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
     async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
@@ -270,7 +274,7 @@ class SqlAlchemyIdempotencyStore:
 
 
 class SqlAlchemyAttemptCounter:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
     async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]:

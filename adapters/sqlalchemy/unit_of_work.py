@@ -1,4 +1,4 @@
-"""One database transaction per use-case step."""
+"""One database transaction per use-case step, in as few round trips as it allows."""
 
 from types import TracebackType
 from typing import Self
@@ -13,13 +13,18 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyMessageRepository,
     SqlAlchemyUserRepository,
 )
+from adapters.sqlalchemy.statements import Statements
 
 
 class SqlAlchemyUnitOfWork:
     """A connection and its transaction; rolled back unless ``commit`` was called.
 
-    Database exceptions leave it as domain errors (``adapters.sqlalchemy.errors``),
-    so use cases and entrypoints never see a driver exception.
+    The connection runs in autocommit mode and ``Statements`` opens the transaction
+    only when something is written: reads before it need no BEGIN and no ROLLBACK,
+    and the writes go out with BEGIN and COMMIT in one pipeline at ``commit``
+    (see ``adapters.sqlalchemy.statements``). Database exceptions leave it as domain
+    errors (``adapters.sqlalchemy.errors``), so use cases and entrypoints never see a
+    driver exception.
     """
 
     users: SqlAlchemyUserRepository
@@ -35,15 +40,17 @@ class SqlAlchemyUnitOfWork:
     async def __aenter__(self) -> Self:
         try:
             self._connection = await self._engine.connect()
-            await self._connection.begin()
+            # Transactions are opened explicitly, only when needed (see Statements).
+            await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         except Exception as error:
             await self._close()
             raise (translate(error) or error) from error
-        self.users = SqlAlchemyUserRepository(self._connection)
-        self.chats = SqlAlchemyChatRepository(self._connection)
-        self.messages = SqlAlchemyMessageRepository(self._connection)
-        self.idempotency = SqlAlchemyIdempotencyStore(self._connection)
-        self.attempts = SqlAlchemyAttemptCounter(self._connection)
+        self._statements = Statements(self._connection)
+        self.users = SqlAlchemyUserRepository(self._statements)
+        self.chats = SqlAlchemyChatRepository(self._statements)
+        self.messages = SqlAlchemyMessageRepository(self._statements)
+        self.idempotency = SqlAlchemyIdempotencyStore(self._statements)
+        self.attempts = SqlAlchemyAttemptCounter(self._statements)
         return self
 
     async def __aexit__(
@@ -63,11 +70,11 @@ class SqlAlchemyUnitOfWork:
     async def commit(self) -> None:
         assert self._connection is not None, "commit() outside 'async with'"
         try:
-            await self._connection.commit()
+            await self._statements.commit()
         except Exception as error:
             raise (translate(error) or error) from error
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            await connection.close()  # rolls back whatever was not committed
+            await connection.close()  # rolls back an open transaction; queued writes are dropped

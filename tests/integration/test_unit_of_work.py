@@ -176,3 +176,28 @@ async def test_attempt_windows_count_and_restart(uow: UowFactory) -> None:
         await work.attempts.record([subject], start + timedelta(minutes=20), window)
         restarted = (await work.attempts.windows([subject]))[subject]
     assert (restarted.count, restarted.started_at) == (1, start + timedelta(minutes=20))
+
+
+async def test_a_unit_of_work_reads_its_own_writes_before_the_commit(uow: UowFactory) -> None:
+    user = _user()
+    async with uow() as work:
+        await work.users.add(user)  # queued until the commit...
+        assert await work.users.get(user.id) == user  # ...but a read sends it first
+
+    async with uow() as work:  # no commit: the transaction was rolled back
+        assert await work.users.get(user.id) is None
+
+
+async def test_a_failed_commit_leaves_the_pool_usable(uow: UowFactory) -> None:
+    first = _user()
+    async with uow() as work:
+        await work.users.add(first)
+        await work.commit()
+
+    for _ in range(3):  # enough to reuse the connection the failed commit ran on
+        with pytest.raises(EmailAlreadyRegistered):
+            async with uow() as work:
+                await work.users.add(User(email=first.email, password_hash="x"))
+                await work.commit()
+        async with uow() as work:
+            assert await work.users.exists(first.id)
