@@ -4,6 +4,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from domain.errors import (
+    ChatNotFound,
     DomainError,
     EmailAlreadyRegistered,
     InvalidInput,
@@ -23,7 +24,14 @@ def translate(error: BaseException) -> DomainError | None:
         constraint = _constraint(error)
         if constraint == "uq_users_email":
             return EmailAlreadyRegistered()
-        if constraint in ("fk_chats_user_id_users", "fk_idempotency_keys_user_id_users"):
+        if constraint == "fk_messages_chat_id_chats":
+            # The chat was deleted between the ownership check and the insert.
+            return ChatNotFound()
+        if constraint in (
+            "fk_chats_user_id_users",
+            "fk_messages_user_id_users",
+            "fk_idempotency_keys_user_id_users",
+        ):
             # The token's user was deleted between authentication and this write.
             return InvalidToken()
         return None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat, Message, Role
-from domain.errors import EmailAlreadyRegistered, InvalidToken, ServiceUnavailable
+from domain.errors import ChatNotFound, EmailAlreadyRegistered, InvalidToken, ServiceUnavailable
 from domain.paging import Order, PageRequest
 from domain.users import User
 
@@ -201,3 +201,13 @@ async def test_a_failed_commit_leaves_the_pool_usable(uow: UowFactory) -> None:
                 await work.commit()
         async with uow() as work:
             assert await work.users.exists(first.id)
+
+
+async def test_a_message_for_a_vanished_chat_is_chat_not_found(
+    uow: UowFactory, saved_user: User
+) -> None:
+    orphan = Message(chat_id=uuid.uuid4(), user_id=saved_user.id, role=Role.USER, content="x")
+    with pytest.raises(ChatNotFound):
+        async with uow() as work:
+            await work.messages.add_many([orphan])
+            await work.commit()
