@@ -24,7 +24,7 @@ class GetProfile:
 
 
 class ExportUserData:
-    """Everything the user owns, streamed in one consistent snapshot.
+    """Everything the user owns, streamed.
 
     Yields the ``User`` first, then each ``Chat`` (oldest first) followed by its
     messages (oldest first), so a large account never sits in memory at once.
