@@ -1,14 +1,34 @@
-"""Opening, listing, renaming and deleting chat sessions."""
+"""Opening, listing, renaming and deleting chat sessions.
+
+The callers come from ``IdentifyCaller``, which does not look the user up: every use
+case here proves the user exists by finding their rows, and asks (``confirm_caller``)
+only when it finds none, so a deleted user's token gets ``InvalidToken``, not a 404
+or an empty list. Creating a chat needs no check: the foreign key refuses an orphan.
+"""
 
 from collections.abc import Callable
 from uuid import UUID
 
+from application.auth import confirm_caller
 from application.idempotency import earlier_result
 from application.ports import UnitOfWork
 from application.snapshots import chat_from_json, chat_to_json, fingerprint
 from domain.chats import Chat, TextLimits
 from domain.errors import ChatNotFound
 from domain.paging import Page, PageRequest
+
+
+async def owned_chat(uow: UnitOfWork, chat_id: UUID, user_id: UUID) -> Chat:
+    """The user's chat.
+
+    ``ChatNotFound`` when it is missing or someone else's; ``InvalidToken`` when the
+    user is gone (their chats went with them, so this is where it shows).
+    """
+    chat = await uow.chats.get_owned(chat_id, user_id)
+    if chat is None:
+        await confirm_caller(uow, user_id)
+        raise ChatNotFound()
+    return chat
 
 
 class CreateChat:
@@ -47,7 +67,10 @@ class ListChats:
 
     async def execute(self, *, user_id: UUID, page: PageRequest) -> Page[Chat]:
         async with self._uow() as uow:
-            return await uow.chats.list_owned(user_id, page)
+            chats = await uow.chats.list_owned(user_id, page)
+            if not chats.items:
+                await confirm_caller(uow, user_id)
+            return chats
 
 
 class GetChat:
@@ -58,10 +81,7 @@ class GetChat:
 
     async def execute(self, *, user_id: UUID, chat_id: UUID) -> Chat:
         async with self._uow() as uow:
-            chat = await uow.chats.get_owned(chat_id, user_id)
-        if chat is None:
-            raise ChatNotFound()
-        return chat
+            return await owned_chat(uow, chat_id, user_id)
 
 
 class RenameChat:
@@ -75,6 +95,7 @@ class RenameChat:
         async with self._uow() as uow:
             chat = await uow.chats.rename(chat_id, user_id, self._limits.title(title))
             if chat is None:
+                await confirm_caller(uow, user_id)
                 raise ChatNotFound()
             await uow.commit()
         return chat
@@ -89,5 +110,6 @@ class DeleteChat:
     async def execute(self, *, user_id: UUID, chat_id: UUID) -> None:
         async with self._uow() as uow:
             if not await uow.chats.delete_owned(chat_id, user_id):
+                await confirm_caller(uow, user_id)
                 raise ChatNotFound()
             await uow.commit()

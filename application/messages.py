@@ -3,22 +3,23 @@
 from collections.abc import Callable
 from uuid import UUID
 
+from application.chats import owned_chat
 from application.idempotency import earlier_result
 from application.ports import AssistantResponder, UnitOfWork
 from application.snapshots import fingerprint, message_from_json, message_to_json
 from domain.chats import Message, Role, TextLimits
-from domain.errors import ChatNotFound
 from domain.paging import Page, PageRequest
 
 
 class PostMessage:
     """Store the user's message and the assistant's reply; return the reply.
 
-    Rules: only the chat's owner may post (anyone else gets ``ChatNotFound`` and
-    nothing is stored); the content holds something besides white space and is
-    bounded; the message and its reply are written in one transaction, never one
-    without the other; the chat's ``updated_at`` moves to the reply's time; a retry
-    with the same Idempotency-Key and content returns the first reply unchanged.
+    Rules: only the chat's owner may post (anyone else gets ``ChatNotFound``, a
+    deleted user ``InvalidToken``, and nothing is stored); the content holds
+    something besides white space and is bounded; the message and its reply are
+    written in one transaction, never one without the other; the chat's
+    ``updated_at`` moves to the reply's time; a retry with the same Idempotency-Key
+    and content returns the first reply unchanged.
     """
 
     def __init__(
@@ -45,9 +46,7 @@ class PostMessage:
             earlier = await earlier_result(uow, user_id, idempotency_key, request_hash)
             if earlier is not None:
                 return message_from_json(earlier)
-            chat = await uow.chats.get_owned(chat_id, user_id)
-            if chat is None:
-                raise ChatNotFound()
+            chat = await owned_chat(uow, chat_id, user_id)
             question = Message(chat_id=chat_id, user_id=user_id, role=Role.USER, content=content)
             answer = Message(
                 chat_id=chat_id,
@@ -71,6 +70,5 @@ class ListMessages:
 
     async def execute(self, *, user_id: UUID, chat_id: UUID, page: PageRequest) -> Page[Message]:
         async with self._uow() as uow:
-            if await uow.chats.get_owned(chat_id, user_id) is None:
-                raise ChatNotFound()
+            await owned_chat(uow, chat_id, user_id)
             return await uow.messages.list_in_chat(chat_id, page)

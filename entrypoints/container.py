@@ -19,7 +19,13 @@ from application.admin import (
     ListMessagesAdmin,
     ListUsers,
 )
-from application.auth import AuthenticateUser, LoginUser, RegisterUser, ThrottlePolicy
+from application.auth import (
+    AuthenticateUser,
+    IdentifyCaller,
+    LoginUser,
+    RegisterUser,
+    ThrottlePolicy,
+)
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from application.maintenance import PurgeExpiredRecords
 from application.messages import ListMessages, PostMessage
@@ -101,6 +107,7 @@ class Container(containers.DeclarativeContainer):
         LoginUser, uow=uow.provider, hasher=password_hasher, tokens=tokens, throttle=throttle_policy
     )
     authenticate_user = providers.Singleton(AuthenticateUser, uow=uow.provider, tokens=tokens)
+    identify_caller = providers.Singleton(IdentifyCaller, tokens=tokens)
     create_chat = providers.Singleton(CreateChat, uow=uow.provider, limits=text_limits)
     list_chats = providers.Singleton(ListChats, uow=uow.provider)
     get_chat = providers.Singleton(GetChat, uow=uow.provider)

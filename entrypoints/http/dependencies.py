@@ -48,9 +48,27 @@ async def get_current_user(
     return user_id
 
 
+async def get_token_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UUID:
+    """The id a valid bearer token speaks for, without looking the user up (401 otherwise).
+
+    Only for routes whose use case confirms the user exists itself (``IdentifyCaller``,
+    ``confirm_caller``): the chat and message routes. A deleted user's token still gets
+    401 there (tests/e2e/test_deleted_user_token.py), one round trip cheaper.
+    """
+    if credentials is None:
+        raise InvalidToken("Missing bearer token.")
+    user_id = get_container(request).identify_caller().execute(token=credentials.credentials)
+    request.state.user_id = user_id  # for the access log
+    return user_id
+
+
 async def get_client_address(request: Request) -> str | None:  # async: no thread hop
     return client_address(request, request.app.state.trusted_proxies)
 
 
 CurrentUser = Annotated[UUID, Depends(get_current_user)]
+TokenUser = Annotated[UUID, Depends(get_token_user)]
 ClientAddress = Annotated[str | None, Depends(get_client_address)]

@@ -5,7 +5,7 @@ from uuid import UUID
 import pytest
 
 from domain.chats import Chat, TextLimits
-from domain.errors import ChatNotFound, IdempotencyKeyReused, InvalidInput
+from domain.errors import ChatNotFound, IdempotencyKeyReused, InvalidInput, InvalidToken
 from domain.ids import new_id
 from domain.paging import Order, PageRequest, Position
 from tests.unit.conftest import App, build_app
@@ -111,9 +111,29 @@ async def test_list_chats_shows_only_own_chats(app: App) -> None:
     await app.create_chat.execute(user_id=bob, title="theirs")
     page = await app.list_chats.execute(user_id=alice, page=PageRequest())
     assert [c.id for c in page.items] == [mine.id]
-    empty = await app.list_chats.execute(user_id=new_id(), page=PageRequest())
+    carol = await app.sign_up("carol@example.com")
+    empty = await app.list_chats.execute(user_id=carol, page=PageRequest())
     assert empty.items == []
     assert empty.next is None
+
+
+async def test_a_caller_whose_account_is_gone_gets_invalid_token(app: App) -> None:
+    """The callers come from the token alone: the use cases confirm the user exists."""
+    alice = await app.sign_up("alice@example.com")
+    chat = await app.create_chat.execute(user_id=alice, title="alice's")
+    gone = new_id()
+    with pytest.raises(InvalidToken):
+        await app.list_chats.execute(user_id=gone, page=PageRequest())
+    for chat_id in (chat.id, new_id()):  # someone else's chat, a missing one: still 401
+        with pytest.raises(InvalidToken):
+            await app.get_chat.execute(user_id=gone, chat_id=chat_id)
+        with pytest.raises(InvalidToken):
+            await app.rename_chat.execute(user_id=gone, chat_id=chat_id, title="x")
+        with pytest.raises(InvalidToken):
+            await app.delete_chat.execute(user_id=gone, chat_id=chat_id)
+    with pytest.raises(InvalidToken):
+        await app.create_chat.execute(user_id=gone, title="orphan")
+    assert set(app.store.state.chats) == {chat.id}
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7, 10, 11])

@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from domain.chats import Message, Role, TextLimits
-from domain.errors import ChatNotFound, IdempotencyKeyReused, InvalidInput
+from domain.errors import ChatNotFound, IdempotencyKeyReused, InvalidInput, InvalidToken
 from domain.ids import new_id
 from domain.paging import Order, PageRequest, Position
 from tests.unit.conftest import App, build_app
@@ -86,6 +86,18 @@ async def test_posting_to_another_users_chat_is_not_found_and_stores_nothing(app
     assert app.store.state.messages == {}
     assert app.store.state.idempotency == {}
     assert app.store.state.chats[chat.id].updated_at == before
+
+
+async def test_a_caller_whose_account_is_gone_gets_invalid_token(app: App) -> None:
+    """The callers come from the token alone: the use cases confirm the user exists."""
+    _, chat_id, _ = await _chat_with_messages(app, 1)
+    gone = new_id()
+    for target in (chat_id, new_id()):
+        with pytest.raises(InvalidToken):
+            await app.post_message.execute(user_id=gone, chat_id=target, content="hi")
+        with pytest.raises(InvalidToken):
+            await app.list_messages.execute(user_id=gone, chat_id=target, page=PageRequest())
+    assert len(app.store.state.messages) == 2
 
 
 async def test_posting_to_a_missing_chat_is_not_found(app: App) -> None:

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
-from entrypoints.http.dependencies import CurrentUser, use_case
+from entrypoints.http.dependencies import TokenUser, use_case
 from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, link_next, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.schemas import ChatCreate, ChatResponse, ChatUpdate
@@ -33,7 +33,7 @@ IdempotencyKey = Annotated[
 )
 async def create_chat(
     body: ChatCreate,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     create: Annotated[CreateChat, Depends(use_case(lambda c: c.create_chat()))],
     idempotency_key: IdempotencyKey = None,
 ) -> ChatResponse:
@@ -50,7 +50,7 @@ async def create_chat(
 async def list_chats(
     request: Request,
     response: Response,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     list_: Annotated[ListChats, Depends(use_case(lambda c: c.list_chats()))],
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -69,7 +69,7 @@ async def list_chats(
 )
 async def get_chat(
     chat_id: UUID,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     get: Annotated[GetChat, Depends(use_case(lambda c: c.get_chat()))],
 ) -> ChatResponse:
     return ChatResponse.of(await get.execute(user_id=user_id, chat_id=chat_id))
@@ -84,7 +84,7 @@ async def get_chat(
 async def rename_chat(
     chat_id: UUID,
     body: ChatUpdate,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     rename: Annotated[RenameChat, Depends(use_case(lambda c: c.rename_chat()))],
 ) -> ChatResponse:
     return ChatResponse.of(await rename.execute(user_id=user_id, chat_id=chat_id, title=body.title))
@@ -98,7 +98,7 @@ async def rename_chat(
 )
 async def delete_chat(
     chat_id: UUID,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     delete: Annotated[DeleteChat, Depends(use_case(lambda c: c.delete_chat()))],
 ) -> Response:
     await delete.execute(user_id=user_id, chat_id=chat_id)

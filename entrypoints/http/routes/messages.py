@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from application.messages import ListMessages, PostMessage
 from domain.paging import Order
-from entrypoints.http.dependencies import CurrentUser, use_case
+from entrypoints.http.dependencies import TokenUser, use_case
 from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, link_next, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.routes.chats import IdempotencyKey
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/chats/{chat_id}/messages", tags=["messages"])
 async def post_message(
     chat_id: UUID,
     body: MessageCreate,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     post: Annotated[PostMessage, Depends(use_case(lambda c: c.post_message()))],
     idempotency_key: IdempotencyKey = None,
 ) -> MessageResponse:
@@ -46,7 +46,7 @@ async def list_messages(
     chat_id: UUID,
     request: Request,
     response: Response,
-    user_id: CurrentUser,
+    user_id: TokenUser,
     list_: Annotated[ListMessages, Depends(use_case(lambda c: c.list_messages()))],
     limit: Limit = 100,
     cursor: Cursor = None,
