@@ -38,6 +38,11 @@ bench: $(STAMP)
 	command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	$(BIN)/python -m bench.run
 
+## Mixed traffic for SOAK_DURATION seconds (default 600): no errors, flat RSS, flat latency.
+soak: $(STAMP)
+	command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(BIN)/python -m bench.soak
+
 lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
