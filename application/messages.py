@@ -70,5 +70,8 @@ class ListMessages:
 
     async def execute(self, *, user_id: UUID, chat_id: UUID, page: PageRequest) -> Page[Message]:
         async with self._uow() as uow:
-            await owned_chat(uow, chat_id, user_id)
-            return await uow.messages.list_in_chat(chat_id, page)
+            # One statement in the common case: the page, on condition of ownership.
+            found = await uow.messages.list_in_chat(chat_id, page, owner=user_id)
+            if not found.items:
+                await owned_chat(uow, chat_id, user_id)  # 404, 401, or just an empty page
+            return found

@@ -67,7 +67,10 @@ class ChatRepository(Protocol):
 class MessageRepository(Protocol):
     async def add_many(self, messages: Sequence[Message]) -> None: ...
 
-    async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]: ...
+    async def list_in_chat(
+        self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
+    ) -> Page[Message]:
+        """A page of the chat; with ``owner``, an empty page unless that user owns the chat."""
 
     async def count_in_chat(self, chat_id: UUID) -> int: ...
 

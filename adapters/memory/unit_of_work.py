@@ -146,7 +146,12 @@ class InMemoryMessageRepository:
         for message in messages:
             self._state.messages[message.id] = message
 
-    async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]:
+    async def list_in_chat(
+        self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
+    ) -> Page[Message]:
+        chat = self._state.chats.get(chat_id)
+        if owner is not None and (chat is None or chat.user_id != owner):
+            return Page([], None)
         rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]
         return _page(rows, lambda m: Position(m.created_at, m.id), page)
 

@@ -209,9 +209,14 @@ class SqlAlchemyMessageRepository:
             ],
         )
 
-    async def list_in_chat(self, chat_id: UUID, page: PageRequest) -> Page[Message]:
+    async def list_in_chat(
+        self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
+    ) -> Page[Message]:
         after, order = _keyset(messages.c.created_at, messages.c.id, page.after, page.order)
         query = select(messages).where(messages.c.chat_id == chat_id)
+        if owner is not None:
+            # Uncorrelated: PostgreSQL checks it once (a one-time filter), not per row.
+            query = query.where(exists().where(chats.c.id == chat_id, chats.c.user_id == owner))
         if after is not None:
             query = query.where(after)
         rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()

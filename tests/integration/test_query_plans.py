@@ -69,14 +69,17 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(n for child in plan.get("Plans", []) for n in _nodes(child))]
 
 
+@pytest.mark.parametrize("owned", [False, True], ids=["any chat", "owner checked"])
 @pytest.mark.parametrize("order", list(Order))
 async def test_a_page_of_messages_is_an_index_scan_without_sorting(
-    engine: AsyncEngine, long_chat: Chat, order: Order
+    engine: AsyncEngine, long_chat: Chat, order: Order, owned: bool
 ) -> None:
+    owner = long_chat.user_id if owned else None
+
     async def first_then_next(uow: SqlAlchemyUnitOfWork) -> None:
         first = await uow.messages.list_in_chat(long_chat.id, PageRequest(limit=50, order=order))
         await uow.messages.list_in_chat(
-            long_chat.id, PageRequest(limit=50, after=first.next, order=order)
+            long_chat.id, PageRequest(limit=50, after=first.next, order=order), owner=owner
         )
 
     plan = await _plan_of_page(engine, first_then_next)

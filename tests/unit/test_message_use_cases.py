@@ -242,6 +242,13 @@ async def test_first_page_announces_the_next_position(app: App) -> None:
     assert page.next == Position(stored[2].created_at, stored[2].id)
 
 
+async def test_an_empty_chat_of_ones_own_is_an_empty_page(app: App) -> None:
+    user_id = await app.sign_up()
+    chat = await app.create_chat.execute(user_id=user_id, title="quiet")
+    page = await app.list_messages.execute(user_id=user_id, chat_id=chat.id, page=PageRequest())
+    assert (page.items, page.next) == ([], None)
+
+
 async def test_messages_of_another_users_chat_are_not_found(app: App) -> None:
     _, chat_id, _ = await _chat_with_messages(app, 1)
     bob = await app.sign_up("bob@example.com")
