@@ -1,5 +1,6 @@
 """SQLAlchemy adapters against the run's throwaway PostgreSQL database."""
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -25,7 +26,7 @@ def uow(engine: AsyncEngine) -> Callable[[], SqlAlchemyUnitOfWork]:
 
 @pytest.fixture
 async def saved_user(uow: Callable[[], SqlAlchemyUnitOfWork]) -> User:
-    user = User(email=f"{id(object())}@example.com", password_hash="$argon2id$fake")
+    user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="$argon2id$fake")
     async with uow() as work:
         await work.users.add(user)
         await work.commit()
