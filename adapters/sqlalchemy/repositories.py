@@ -4,12 +4,27 @@ They never commit. A write without RETURNING is only queued until the commit
 (``adapters.sqlalchemy.statements``), so nothing here reads the result of one.
 """
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, case, delete, exists, func, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,6 +80,63 @@ def _keyset(
     return after, sort
 
 
+# The hot statements are built once, with bound parameters, and reused: building a
+# statement and its cache key on every call cost more than running it.
+
+
+def _page_of(
+    table: Table, at: Column[datetime], scope: ColumnElement[bool], resume: bool, order: Order
+) -> Select[Any]:
+    """Rows of ``table`` in ``scope``, ordered by ``(at, id)``; after ``after_at, after_id``
+    when ``resume``; ``limit`` of them."""
+    id_ = table.c.id
+    query = select(table).where(scope)
+    if resume:
+        key = tuple_(at, id_)
+        bound = tuple_(bindparam("after_at", type_=at.type), bindparam("after_id", type_=id_.type))
+        query = query.where(key > bound if order is Order.ASC else key < bound)
+    sort = [at.asc(), id_.asc()] if order is Order.ASC else [at.desc(), id_.desc()]
+    return query.order_by(*sort).limit(bindparam("limit", type_=Integer()))
+
+
+@functools.cache
+def _chat_page(resume: bool) -> Select[Any]:
+    scope = chats.c.user_id == bindparam("user_id")
+    return _page_of(chats, chats.c.updated_at, scope, resume, Order.DESC)
+
+
+@functools.cache
+def _message_page(resume: bool, order: Order, owned: bool) -> Select[Any]:
+    scope = messages.c.chat_id == bindparam("chat_id")
+    if owned:
+        # Uncorrelated: PostgreSQL checks it once (a one-time filter), not per row.
+        scope = scope & exists().where(
+            chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("owner")
+        )
+    return _page_of(messages, messages.c.created_at, scope, resume, order)
+
+
+def _page_parameters(page: PageRequest, **scope: UUID) -> dict[str, Any]:
+    parameters: dict[str, Any] = {**scope, "limit": page.limit + 1}
+    if page.after is not None:
+        parameters.update(after_at=page.after.at, after_id=page.after.id)
+    return parameters
+
+
+_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_USER_EXISTS = select(exists().where(users.c.id == bindparam("user_id")))
+_GET_OWNED = select(chats).where(
+    chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("user_id")
+)
+_TOUCH = (
+    update(chats)
+    .where(chats.c.id == bindparam("chat_id"))
+    .values(
+        updated_at=func.greatest(chats.c.updated_at, bindparam("at", type_=chats.c.updated_at.type))
+    )
+)
+
+
 class SqlAlchemyUserRepository:
     def __init__(self, connection: Statements) -> None:
         self._connection = connection
@@ -80,7 +152,7 @@ class SqlAlchemyUserRepository:
         )
 
     async def get(self, user_id: UUID) -> User | None:
-        row = (await self._connection.execute(select(users).where(users.c.id == user_id))).first()
+        row = (await self._connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
         return _user(row) if row else None
 
     async def get_by_email(self, email: str) -> User | None:
@@ -89,8 +161,7 @@ class SqlAlchemyUserRepository:
         return _user(row) if row else None
 
     async def exists(self, user_id: UUID) -> bool:
-        query = select(exists().where(users.c.id == user_id))
-        return bool((await self._connection.execute(query)).scalar())
+        return bool((await self._connection.execute(_USER_EXISTS, {"user_id": user_id})).scalar())
 
     async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
         await self._connection.execute(
@@ -142,16 +213,15 @@ class SqlAlchemyChatRepository:
         return {row[0]: row[1] for row in (await self._connection.execute(query)).all()}
 
     async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
-        query = select(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
-        row = (await self._connection.execute(query)).first()
+        parameters = {"chat_id": chat_id, "user_id": user_id}
+        row = (await self._connection.execute(_GET_OWNED, parameters)).first()
         return _chat(row) if row else None
 
     async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
-        after, order = _keyset(chats.c.updated_at, chats.c.id, page.after, Order.DESC)
-        query = select(chats).where(chats.c.user_id == user_id)
-        if after is not None:
-            query = query.where(after)
-        rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()
+        query = _chat_page(page.after is not None)
+        rows = (
+            await self._connection.execute(query, _page_parameters(page, user_id=user_id))
+        ).all()
         items = [_chat(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].updated_at, items[-1].id) if more else None)
@@ -167,11 +237,7 @@ class SqlAlchemyChatRepository:
         return _chat(row) if row else None
 
     async def touch(self, chat_id: UUID, at: datetime) -> None:
-        await self._connection.execute(
-            update(chats)
-            .where(chats.c.id == chat_id)
-            .values(updated_at=func.greatest(chats.c.updated_at, at))
-        )
+        await self._connection.execute(_TOUCH, {"chat_id": chat_id, "at": at})
 
     async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
         query = delete(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
@@ -212,14 +278,11 @@ class SqlAlchemyMessageRepository:
     async def list_in_chat(
         self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
     ) -> Page[Message]:
-        after, order = _keyset(messages.c.created_at, messages.c.id, page.after, page.order)
-        query = select(messages).where(messages.c.chat_id == chat_id)
+        query = _message_page(page.after is not None, page.order, owner is not None)
+        parameters = _page_parameters(page, chat_id=chat_id)
         if owner is not None:
-            # Uncorrelated: PostgreSQL checks it once (a one-time filter), not per row.
-            query = query.where(exists().where(chats.c.id == chat_id, chats.c.user_id == owner))
-        if after is not None:
-            query = query.where(after)
-        rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()
+            parameters["owner"] = owner
+        rows = (await self._connection.execute(query, parameters)).all()
         items = [_message(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)

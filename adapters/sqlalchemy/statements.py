@@ -87,13 +87,15 @@ class Statements:
         driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
         try:
             async with driver.pipeline():
+                # BEGIN and COMMIT straight to psycopg: SQLAlchemy adds nothing to them
+                # but its per-statement overhead.
                 if not self._in_transaction:
-                    await self._connection.exec_driver_sql("BEGIN")
+                    await driver.execute(b"BEGIN")
                     self._in_transaction = True
                 for statement, parameters in queued:
                     await self._connection.execute(statement, parameters)
                 if commit:
-                    await self._connection.exec_driver_sql("COMMIT")
+                    await driver.execute(b"COMMIT")
         except psycopg.Error as error:
             # Raised by the pipeline's sync, outside SQLAlchemy: wrap it as SQLAlchemy would,
             # and drop a connection that broke rather than hand it to the next request.
