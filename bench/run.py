@@ -15,7 +15,9 @@ What one invocation does, everything bounded in time and only towards 127.0.0.1:
    ``BENCH_DURATION`` seconds (default 10); then a login storm (64 connections on
    ``/auth/login`` for ``BENCH_STORM_DURATION`` s) while a second wrk measures
    ``GET /chats`` at low concurrency, compared with the same probe when quiet;
-4. samples each uvicorn worker's RSS from ``/proc`` throughout;
+4. before pgbench and before each load, vacuums ``chats`` and ``messages`` and runs a
+   checkpoint (``settle``), so that one load's dead rows and WAL don't slow the next;
+   samples each uvicorn worker's RSS from ``/proc`` throughout;
 5. prints one table of medians over the passes and writes it as JSON to
    ``bench/results/<timestamp>.json``; stops the server and drops the database,
    also on failure.
@@ -388,6 +390,22 @@ COMMIT;
 )
 
 
+def settle(database_url: str) -> None:
+    """Vacuum what the last load dirtied and checkpoint, so one load's debris doesn't slow the next.
+
+    Each POST leaves a dead version of its chat row behind (``updated_at`` is indexed,
+    so no HOT update); pgbench leaves tens of thousands. Production has autovacuum for
+    that (this machine's server runs with it off), and a checkpoint started by one
+    load's WAL would otherwise land in the middle of the next.
+    """
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE) chats")
+        connection.execute("VACUUM (ANALYZE) messages")
+        # Not a superuser (nor pg_checkpoint)? The vacuum is the part that matters.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            connection.execute("CHECKPOINT")
+
+
 def pgbench_script(config: Config) -> str:
     return _PGBENCH_SCRIPT.substitute(
         chats=config.post_chats,
@@ -726,6 +744,7 @@ def load_pass(
 ) -> Pass:
     this = Pass(load_before=loadavg())
     log(f"pgbench at {config.pgbench_clients} clients, {config.duration:.0f} s")
+    settle(database_url)
     this.pgbench = run_pgbench(database_url, pg_script, config)
     log(f"  {this.pgbench.tps:.0f} tps")
     for key in config.endpoints:
@@ -734,6 +753,7 @@ def load_pass(
             command = wrk_command(
                 server.base, endpoint, script, connections, config.duration, config.wrk_timeout
             )
+            settle(database_url)
             result = run_wrk(command, config.duration)
             rows.setdefault(
                 (endpoint.label, connections), Row(endpoint.label, connections)
@@ -754,6 +774,7 @@ def load_pass(
             probe_seconds,
             config.wrk_timeout,
         )
+        settle(database_url)
         quiet = run_wrk(probe, probe_seconds)
         rows.setdefault(
             (QUIET_PROBE, config.probe_connections), Row(QUIET_PROBE, config.probe_connections)
