@@ -1062,6 +1062,9 @@ def main() -> int:
             f"(during the storm up to {worker['storm_peak_rss_mb']:.0f} MB)"
         )
     print(f"load average before: {load_before}   after: {load_after}")
+    for n, one in enumerate(passes, 1):
+        tps = f"{one.pgbench.tps:,.0f} tps" if one.pgbench else "-"
+        print(f"  pass {n}: load {one.load_before} -> {one.load_after}, pgbench {tps}")
     for check in checks:
         print(f"[{'met' if check['met'] else 'MISSED'}] {check['target']}: {check['value']}")
     document = {
