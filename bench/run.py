@@ -566,6 +566,7 @@ def _children(parent: int) -> list[int]:
 class WorkerMemoryRecord:
     pid: int
     peak_kb: int = 0  # max of VmHWM (the kernel's own peak) and every VmRSS sample
+    peak_phase: str = ""  # what the bench was doing when the peak grew last
     storm_peak_rss_kb: int = 0
     last_rss_kb: int = 0
 
@@ -580,6 +581,7 @@ class WorkerMemory:
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self.records: dict[int, WorkerMemoryRecord] = {}
         self.storm = False
+        self.phase = "start"  # set by the bench before each load, for the peak's attribution
 
     def workers(self) -> list[int]:
         children = _children(self._server_pid)
@@ -598,7 +600,9 @@ class WorkerMemory:
             record = self.records.setdefault(pid, WorkerMemoryRecord(pid))
             rss = status.get("VmRSS", 0)
             record.last_rss_kb = rss
-            record.peak_kb = max(record.peak_kb, rss, status.get("VmHWM", 0))
+            peak = max(rss, status.get("VmHWM", 0))
+            if peak > record.peak_kb:
+                record.peak_kb, record.peak_phase = peak, self.phase
             if self.storm:
                 record.storm_peak_rss_kb = max(record.storm_peak_rss_kb, rss)
 
@@ -745,6 +749,7 @@ def load_pass(
     this = Pass(load_before=loadavg())
     log(f"pgbench at {config.pgbench_clients} clients, {config.duration:.0f} s")
     settle(database_url)
+    memory.phase = "pgbench"
     this.pgbench = run_pgbench(database_url, pg_script, config)
     log(f"  {this.pgbench.tps:.0f} tps")
     for key in config.endpoints:
@@ -754,6 +759,7 @@ def load_pass(
                 server.base, endpoint, script, connections, config.duration, config.wrk_timeout
             )
             settle(database_url)
+            memory.phase = f"{endpoint.label} c={connections}"
             result = run_wrk(command, config.duration)
             rows.setdefault(
                 (endpoint.label, connections), Row(endpoint.label, connections)
@@ -775,6 +781,7 @@ def load_pass(
             config.wrk_timeout,
         )
         settle(database_url)
+        memory.phase = "quiet probe"
         quiet = run_wrk(probe, probe_seconds)
         rows.setdefault(
             (QUIET_PROBE, config.probe_connections), Row(QUIET_PROBE, config.probe_connections)
@@ -783,7 +790,7 @@ def load_pass(
         storm_command = wrk_command(
             server.base, login, login_script, 64, config.storm_duration, config.wrk_timeout
         )
-        memory.storm = True
+        memory.storm, memory.phase = True, "login storm"
         storm = subprocess.Popen(  # noqa: S603 (our own command line)
             storm_command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -811,13 +818,19 @@ def load_pass(
     return this
 
 
-def warm_up(server: Server, config: Config, scripts: dict[str, tuple[Endpoint, Path]]) -> None:
+def warm_up(
+    server: Server,
+    config: Config,
+    scripts: dict[str, tuple[Endpoint, Path]],
+    memory: WorkerMemory,
+) -> None:
     if config.warmup <= 0:
         return
     log(f"warming up, {config.warmup:.0f} s per endpoint")
     for key in config.endpoints:
         endpoint, script = scripts[key]
         connections = max(config.connections)
+        memory.phase = f"warm-up, {endpoint.label} c={connections}"
         run_wrk(
             wrk_command(
                 server.base, endpoint, script, connections, config.warmup, config.wrk_timeout
@@ -1024,7 +1037,7 @@ def main() -> int:
             pg_script = Path(scratch) / "post_message.sql"
             pg_script.write_text(pgbench_script(config))
             with WorkerMemory(server.process.pid) as memory:
-                warm_up(server, config, scripts)
+                warm_up(server, config, scripts, memory)
                 for n in range(config.runs):
                     log(f"pass {n + 1} of {config.runs} (load {loadavg()})")
                     passes.append(
@@ -1034,6 +1047,7 @@ def main() -> int:
                 {
                     "pid": r.pid,
                     "peak_mb": r.peak_kb / 1024,
+                    "peak_phase": r.peak_phase,
                     "storm_peak_rss_mb": r.storm_peak_rss_kb / 1024,
                     "last_rss_mb": r.last_rss_kb / 1024,
                 }
@@ -1059,7 +1073,8 @@ def main() -> int:
     for worker in workers:
         print(
             f"worker {worker['pid']}: peak RSS {worker['peak_mb']:.0f} MB "
-            f"(during the storm up to {worker['storm_peak_rss_mb']:.0f} MB)"
+            f"(reached during: {worker['peak_phase']}; "
+            f"during the storm up to {worker['storm_peak_rss_mb']:.0f} MB)"
         )
     print(f"load average before: {load_before}   after: {load_after}")
     for n, one in enumerate(passes, 1):
