@@ -72,7 +72,9 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlAlchemyUnitOfWork, engine)
     memory_store = providers.Singleton(InMemoryStore)
     memory_uow = providers.Factory(InMemoryUnitOfWork, memory_store)
-    password_hasher = providers.Singleton(
+    # Thread-safe: building it hashes once (64 MiB of Argon2), and first calls that race
+    # from threads must not each build one (a sync FastAPI dependency did: 1.7 GB).
+    password_hasher = providers.ThreadSafeSingleton(
         PwdlibPasswordHasher, workers=settings.provided.hash_workers
     )
     tokens = providers.Singleton(

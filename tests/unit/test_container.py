@@ -74,3 +74,35 @@ def test_use_cases_are_singletons_over_the_uow_provider(container: Any) -> None:
     assert container.create_chat() is container.create_chat()
     # The memory store is shared by every unit of work the container hands out.
     assert container.uow()._store is container.memory_store()
+
+
+def test_the_password_hasher_is_built_once_even_when_first_calls_race(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each build hashes a dummy password (64 MiB of Argon2): racing threads must share one."""
+    import threading
+
+    from adapters import password_hashing
+
+    built: list[object] = []
+    real_init = password_hashing.PwdlibPasswordHasher.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(password_hashing.PwdlibPasswordHasher, "__init__", counting_init)
+    container = Container(settings=Settings(jwt_secret=SecretStr(SECRET)))
+    start = threading.Barrier(8)
+
+    def first_login() -> None:
+        start.wait()
+        container.login_user()
+
+    threads = [threading.Thread(target=first_login) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(built) == 1
