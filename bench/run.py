@@ -103,6 +103,9 @@ def _env_float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}  # None/"": the Unix socket
+
+
 @dataclass(frozen=True)
 class Config:
     duration: float = 10.0
@@ -158,6 +161,12 @@ class Config:
             log_level=os.environ.get("BENCH_LOG_LEVEL", default.log_level),
             server_url=server,
         )
+        host = make_url(server).host
+        if host not in _LOCAL_HOSTS:
+            raise SystemExit(
+                f"the benchmark only talks to this machine; the database host is {host!r}: "
+                "point BENCH_DATABASE_URL at a local server"
+            )
         unknown = set(config.endpoints) - set(default.endpoints)
         if unknown:
             raise SystemExit(
