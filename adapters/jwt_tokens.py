@@ -1,5 +1,6 @@
 """Access tokens as HS256 JWTs (PyJWT)."""
 
+import functools
 import time
 import warnings
 from uuid import UUID, uuid4
@@ -12,6 +13,10 @@ from domain.errors import InvalidToken
 
 _ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti"]
+# Tokens verified recently, by their exact text. A client sends the same token on
+# every request until it expires; checking its signature and claims again each time
+# cost more than the rest of the authentication. Bounded: least recently used go first.
+_VERIFIED_TOKENS = 4096
 
 # The settings check already refuses a short secret in production and warns elsewhere;
 # PyJWT repeating it on every token would only flood the logs.
@@ -32,6 +37,7 @@ class JwtTokenService:
         self._ttl = expires_minutes * 60
         self._issuer = issuer
         self._audience = audience
+        self._verified = functools.lru_cache(maxsize=_VERIFIED_TOKENS)(self._verify)
 
     def issue(self, user_id: UUID) -> IssuedToken:
         now = int(time.time())
@@ -46,6 +52,19 @@ class JwtTokenService:
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=_ALGORITHM), self._ttl)
 
     def subject(self, token: str) -> UUID:
+        user_id, expires_at = self._verified(token)
+        # The signature and every claim but ``exp`` hold forever once verified: time
+        # only moves forward, and ``nbf``/``iat`` could only have been early. ``exp``
+        # is checked on every use, so a remembered token still expires on time.
+        if expires_at <= time.time():
+            raise InvalidToken("The access token has expired.")
+        return user_id
+
+    def _verify(self, token: str) -> tuple[UUID, int]:
+        """Subject and expiry of a token whose signature and claims check out.
+
+        Raises rather than returns for a bad token, so refusals are never remembered.
+        """
         try:
             claims = jwt.decode(
                 token,
@@ -55,7 +74,7 @@ class JwtTokenService:
                 audience=self._audience,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            return UUID(claims["sub"])
+            return UUID(claims["sub"]), int(claims["exp"])
         except jwt.ExpiredSignatureError as error:
             raise InvalidToken("The access token has expired.") from error
         except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as error:

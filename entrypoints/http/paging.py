@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import Query, Request, Response
+from fastapi import Query, Request
 
 from domain.paging import Order, PageRequest, Position
 from entrypoints.http.cursors import CursorCodec
@@ -25,13 +25,13 @@ def page_request(
     return PageRequest(limit=limit, after=after, order=order)
 
 
-def link_next(request: Request, response: Response, scope: str, next_: Position | None) -> None:
-    """Announce the next page (RFC 8288); no header on the last page."""
+def next_page_link(request: Request, scope: str, next_: Position | None) -> dict[str, str]:
+    """The header announcing the next page (RFC 8288); none on the last page."""
     if next_ is None:
-        return
+        return {}
     codec: CursorCodec = request.app.state.cursors
     url = request.url.include_query_params(cursor=codec.encode(scope, next_))
-    response.headers["Link"] = f'<{url}>; rel="next"'
+    return {"Link": f'<{url}>; rel="next"'}
 
 
 LINK_HEADER: dict[int | str, dict[str, Any]] = {

@@ -75,6 +75,8 @@ class ChatUpdate(_Body):
     title: Text = Field(description="At most 200 characters (MAX_TITLE_CHARS).")
 
 
+# The chat and message routes send these as bytes built by entrypoints/http/rendering.py;
+# the CLI and the export use the models.
 class ChatResponse(BaseModel):
     id: UUID
     user_id: UUID

@@ -83,6 +83,28 @@ def test_expired_token_is_refused(tokens: JwtTokenService) -> None:
     assert str(refused.value) == "The access token has expired."
 
 
+def test_a_remembered_token_still_expires_on_time(
+    tokens: JwtTokenService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    token = _forge(_claims(iat=now, exp=now + 30))
+    first = tokens.subject(token)
+    assert tokens.subject(token) == first  # verified once, then remembered
+    monkeypatch.setattr(time, "time", lambda: now + 31.0)
+    with pytest.raises(InvalidToken) as refused:
+        tokens.subject(token)
+    assert str(refused.value) == "The access token has expired."
+
+
+def test_a_remembered_token_is_refused_by_another_secret(tokens: JwtTokenService) -> None:
+    # The memory belongs to one service (one secret), never shared between them.
+    token = tokens.issue(new_id()).value
+    tokens.subject(token)
+    other = JwtTokenService("another-" + "0123456789abcdef" * 4, 60)
+    with pytest.raises(InvalidToken):
+        other.subject(token)
+
+
 def test_token_signed_with_another_secret_is_refused(tokens: JwtTokenService) -> None:
     with pytest.raises(InvalidToken):
         tokens.subject(_forge(_claims(), key="another-" + "0123456789abcdef" * 4))

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from entrypoints.http.dependencies import TokenUser, use_case
-from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, link_next, page_request
+from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, page_request
 from entrypoints.http.problems import problems
+from entrypoints.http.rendering import chat_response, chats_response
 from entrypoints.http.schemas import ChatCreate, ChatResponse, ChatUpdate
 
 router = APIRouter(prefix="/chats", tags=["chats"])
@@ -36,9 +37,9 @@ async def create_chat(
     user_id: TokenUser,
     create: Annotated[CreateChat, Depends(use_case(lambda c: c.create_chat()))],
     idempotency_key: IdempotencyKey = None,
-) -> ChatResponse:
+) -> Response:
     chat = await create.execute(user_id=user_id, title=body.title, idempotency_key=idempotency_key)
-    return ChatResponse.of(chat)
+    return chat_response(chat, status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -49,16 +50,14 @@ async def create_chat(
 )
 async def list_chats(
     request: Request,
-    response: Response,
     user_id: TokenUser,
     list_: Annotated[ListChats, Depends(use_case(lambda c: c.list_chats()))],
     limit: Limit = 100,
     cursor: Cursor = None,
-) -> list[ChatResponse]:
+) -> Response:
     scope = f"chats:{user_id}"
     page = await list_.execute(user_id=user_id, page=page_request(request, scope, limit, cursor))
-    link_next(request, response, scope, page.next)
-    return [ChatResponse.of(chat) for chat in page.items]
+    return chats_response(page.items, next_page_link(request, scope, page.next))
 
 
 @router.get(
@@ -71,8 +70,8 @@ async def get_chat(
     chat_id: UUID,
     user_id: TokenUser,
     get: Annotated[GetChat, Depends(use_case(lambda c: c.get_chat()))],
-) -> ChatResponse:
-    return ChatResponse.of(await get.execute(user_id=user_id, chat_id=chat_id))
+) -> Response:
+    return chat_response(await get.execute(user_id=user_id, chat_id=chat_id))
 
 
 @router.patch(
@@ -86,8 +85,8 @@ async def rename_chat(
     body: ChatUpdate,
     user_id: TokenUser,
     rename: Annotated[RenameChat, Depends(use_case(lambda c: c.rename_chat()))],
-) -> ChatResponse:
-    return ChatResponse.of(await rename.execute(user_id=user_id, chat_id=chat_id, title=body.title))
+) -> Response:
+    return chat_response(await rename.execute(user_id=user_id, chat_id=chat_id, title=body.title))
 
 
 @router.delete(

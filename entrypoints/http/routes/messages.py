@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from application.messages import ListMessages, PostMessage
 from domain.paging import Order
 from entrypoints.http.dependencies import TokenUser, use_case
-from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, link_next, page_request
+from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, page_request
 from entrypoints.http.problems import problems
+from entrypoints.http.rendering import message_response, messages_response
 from entrypoints.http.routes.chats import IdempotencyKey
 from entrypoints.http.schemas import MessageCreate, MessageResponse
 
@@ -29,11 +30,11 @@ async def post_message(
     user_id: TokenUser,
     post: Annotated[PostMessage, Depends(use_case(lambda c: c.post_message()))],
     idempotency_key: IdempotencyKey = None,
-) -> MessageResponse:
+) -> Response:
     reply = await post.execute(
         user_id=user_id, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
     )
-    return MessageResponse.of(reply)
+    return message_response(reply, status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -45,7 +46,6 @@ async def post_message(
 async def list_messages(
     chat_id: UUID,
     request: Request,
-    response: Response,
     user_id: TokenUser,
     list_: Annotated[ListMessages, Depends(use_case(lambda c: c.list_messages()))],
     limit: Limit = 100,
@@ -54,10 +54,9 @@ async def list_messages(
         Order,
         Query(description="`asc`: oldest first; `desc`: newest first, walking backwards."),
     ] = Order.ASC,
-) -> list[MessageResponse]:
+) -> Response:
     scope = f"messages:{chat_id}:{order.value}"
     page = await list_.execute(
         user_id=user_id, chat_id=chat_id, page=page_request(request, scope, limit, cursor, order)
     )
-    link_next(request, response, scope, page.next)
-    return [MessageResponse.of(message) for message in page.items]
+    return messages_response(page.items, next_page_link(request, scope, page.next))
