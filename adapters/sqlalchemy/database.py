@@ -32,6 +32,10 @@ def create_engine(database_url: str, pool: PoolSettings | None = None) -> AsyncE
         max_overflow=pool.max_overflow,
         pool_timeout=pool.checkout_timeout,
         pool_recycle=1800,
+        # Transactions are opened explicitly, only when something is written
+        # (adapters.sqlalchemy.statements). Set here, once per connection, rather than
+        # on every checkout, which SQLAlchemy would also undo at every checkin.
+        isolation_level="AUTOCOMMIT",
         # Parameters are user data (emails, hashes, messages): never in logs or errors.
         hide_parameters=True,
         connect_args={

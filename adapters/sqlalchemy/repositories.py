@@ -13,7 +13,6 @@ from uuid import UUID
 from sqlalchemy import (
     Column,
     Integer,
-    Row,
     Select,
     Table,
     bindparam,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.sqlalchemy.statements import Statements
+from adapters.sqlalchemy.statements import Precompiled, Statements, precompile
 from adapters.sqlalchemy.tables import auth_failures, chats, idempotency_keys, messages, users
 from application.ports import IdempotentRecord
 from domain.chats import Chat, Message, Role
@@ -54,17 +53,17 @@ for _table, _names in _ROWS.items():
 _ROLES = {role.value: role for role in Role}
 
 
-def _user(row: Row[*tuple[Any, ...]]) -> User:
+def _user(row: Sequence[Any]) -> User:
     id_, email, password_hash, created_at = row
     return User(id=id_, email=email, password_hash=password_hash, created_at=created_at)
 
 
-def _chat(row: Row[*tuple[Any, ...]]) -> Chat:
+def _chat(row: Sequence[Any]) -> Chat:
     id_, user_id, title, created_at, updated_at = row
     return Chat(id=id_, user_id=user_id, title=title, created_at=created_at, updated_at=updated_at)
 
 
-def _message(row: Row[*tuple[Any, ...]]) -> Message:
+def _message(row: Sequence[Any]) -> Message:
     id_, chat_id, user_id, role, content, created_at = row
     return Message(
         id=id_,
@@ -90,8 +89,9 @@ def _keyset(
     return after, sort
 
 
-# The hot statements are built once, with bound parameters, and reused: building a
-# statement and its cache key on every call cost more than running it.
+# The hot statements are built once, with bound parameters, and precompiled for psycopg
+# (adapters.sqlalchemy.statements): building a statement and its cache key on every
+# call, and SQLAlchemy's execution path, cost more than running it.
 
 
 def _page_of(
@@ -110,20 +110,20 @@ def _page_of(
 
 
 @functools.cache
-def _chat_page(resume: bool) -> Select[Any]:
+def _chat_page(resume: bool) -> Precompiled:
     scope = chats.c.user_id == bindparam("user_id")
-    return _page_of(chats, chats.c.updated_at, scope, resume, Order.DESC)
+    return precompile(_page_of(chats, chats.c.updated_at, scope, resume, Order.DESC))
 
 
 @functools.cache
-def _message_page(resume: bool, order: Order, owned: bool) -> Select[Any]:
+def _message_page(resume: bool, order: Order, owned: bool) -> Precompiled:
     scope = messages.c.chat_id == bindparam("chat_id")
     if owned:
         # Uncorrelated: PostgreSQL checks it once (a one-time filter), not per row.
         scope = scope & exists().where(
             chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("owner")
         )
-    return _page_of(messages, messages.c.created_at, scope, resume, order)
+    return precompile(_page_of(messages, messages.c.created_at, scope, resume, order))
 
 
 def _page_parameters(page: PageRequest, **scope: UUID) -> dict[str, Any]:
@@ -133,18 +133,21 @@ def _page_parameters(page: PageRequest, **scope: UUID) -> dict[str, Any]:
     return parameters
 
 
-_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
-_USER_EXISTS = select(exists().where(users.c.id == bindparam("user_id")))
-_GET_OWNED = select(chats).where(
-    chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("user_id")
+_USER_BY_ID = precompile(select(users).where(users.c.id == bindparam("user_id")))
+_USER_BY_EMAIL = precompile(select(users).where(users.c.email == bindparam("email")))
+_USER_EXISTS = precompile(select(exists().where(users.c.id == bindparam("user_id"))))
+_ADD_CHAT = precompile(chats.insert())  # every column a parameter named after it
+_GET_OWNED = precompile(
+    select(chats).where(chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("user_id"))
 )
-_TOUCH = (
+_TOUCH = precompile(
     update(chats)
     .where(chats.c.id == bindparam("chat_id"))
     .values(
         updated_at=func.greatest(chats.c.updated_at, bindparam("at", type_=chats.c.updated_at.type))
     )
 )
+_ADD_MESSAGE = precompile(messages.insert())
 
 
 class SqlAlchemyUserRepository:
@@ -162,16 +165,16 @@ class SqlAlchemyUserRepository:
         )
 
     async def get(self, user_id: UUID) -> User | None:
-        row = (await self._connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
-        return _user(row) if row else None
+        rows = await self._connection.fetch(_USER_BY_ID, {"user_id": user_id})
+        return _user(rows[0]) if rows else None
 
     async def get_by_email(self, email: str) -> User | None:
-        result = await self._connection.execute(select(users).where(users.c.email == email))
-        row = result.first()
-        return _user(row) if row else None
+        rows = await self._connection.fetch(_USER_BY_EMAIL, {"email": email})
+        return _user(rows[0]) if rows else None
 
     async def exists(self, user_id: UUID) -> bool:
-        return bool((await self._connection.execute(_USER_EXISTS, {"user_id": user_id})).scalar())
+        rows = await self._connection.fetch(_USER_EXISTS, {"user_id": user_id})
+        return bool(rows[0][0])
 
     async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
         await self._connection.execute(
@@ -198,14 +201,15 @@ class SqlAlchemyChatRepository:
         self._connection = connection
 
     async def add(self, chat: Chat) -> None:
-        await self._connection.execute(
-            chats.insert().values(
-                id=chat.id,
-                user_id=chat.user_id,
-                title=chat.title,
-                created_at=chat.created_at,
-                updated_at=chat.updated_at,
-            )
+        self._connection.write(
+            _ADD_CHAT,
+            {
+                "id": chat.id,
+                "user_id": chat.user_id,
+                "title": chat.title,
+                "created_at": chat.created_at,
+                "updated_at": chat.updated_at,
+            },
         )
 
     async def get(self, chat_id: UUID) -> Chat | None:
@@ -223,15 +227,12 @@ class SqlAlchemyChatRepository:
         return {row[0]: row[1] for row in (await self._connection.execute(query)).all()}
 
     async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
-        parameters = {"chat_id": chat_id, "user_id": user_id}
-        row = (await self._connection.execute(_GET_OWNED, parameters)).first()
-        return _chat(row) if row else None
+        rows = await self._connection.fetch(_GET_OWNED, {"chat_id": chat_id, "user_id": user_id})
+        return _chat(rows[0]) if rows else None
 
     async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
         query = _chat_page(page.after is not None)
-        rows = (
-            await self._connection.execute(query, _page_parameters(page, user_id=user_id))
-        ).all()
+        rows = await self._connection.fetch(query, _page_parameters(page, user_id=user_id))
         items = [_chat(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].updated_at, items[-1].id) if more else None)
@@ -247,7 +248,7 @@ class SqlAlchemyChatRepository:
         return _chat(row) if row else None
 
     async def touch(self, chat_id: UUID, at: datetime) -> None:
-        await self._connection.execute(_TOUCH, {"chat_id": chat_id, "at": at})
+        self._connection.write(_TOUCH, {"chat_id": chat_id, "at": at})
 
     async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
         query = delete(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
@@ -270,8 +271,10 @@ class SqlAlchemyMessageRepository:
         self._connection = connection
 
     async def add_many(self, new: Sequence[Message]) -> None:
-        await self._connection.execute(
-            messages.insert(),
+        if not new:
+            return
+        self._connection.write(
+            _ADD_MESSAGE,
             [
                 {
                     "id": m.id,
@@ -292,7 +295,7 @@ class SqlAlchemyMessageRepository:
         parameters = _page_parameters(page, chat_id=chat_id)
         if owner is not None:
             parameters["owner"] = owner
-        rows = (await self._connection.execute(query, parameters)).all()
+        rows = await self._connection.fetch(query, parameters)
         items = [_message(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)

@@ -15,21 +15,32 @@ PostgreSQL, not into the statements. ``Statements`` spends them carefully:
 - **Reads see the unit of work's own writes.** Anything that returns rows once a write is
   queued (a read, a RETURNING, a stream) first opens the transaction and sends the queue;
   so does a write with RETURNING, and a stream (server-side cursors need a transaction).
+- **Hot statements skip SQLAlchemy's execution path.** ``precompile`` turns a Core
+  statement into psycopg's SQL once, at import; ``fetch`` and ``write`` hand that SQL and
+  the parameters to psycopg directly. SQLAlchemy still writes every statement (from the
+  tables, with its bind casts); what it no longer does per call (cache lookup, the
+  greenlet hop, result objects) cost more than psycopg itself on the busiest routes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVarTuple, cast, overload
 
 import psycopg
 from sqlalchemy import CursorResult, Executable
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncResult
 from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.selectable import TypedReturnsRows
+from sqlalchemy.sql.selectable import ExecutableReturnsRows, TypedReturnsRows
 
 Ts = TypeVarTuple("Ts")
 
 Parameters = dict[str, Any] | Sequence[dict[str, Any]] | None
+Row = tuple[Any, ...]
+
+# The dialect the engine uses (see database.psycopg_url): its SQL, its bind casts.
+_DIALECT = make_url("postgresql+psycopg://").get_dialect(_is_async=True)()
 
 
 def _returns_nothing(statement: Executable) -> bool:
@@ -37,12 +48,47 @@ def _returns_nothing(statement: Executable) -> bool:
     return isinstance(statement, UpdateBase) and not statement.exported_columns
 
 
+@dataclass(frozen=True, slots=True)
+class Precompiled:
+    """A Core statement as psycopg's SQL, compiled once; see ``precompile``."""
+
+    sql: bytes
+    writes: bool  # INSERT, UPDATE or DELETE
+    returns_rows: bool
+
+
+def precompile(statement: ExecutableReturnsRows) -> Precompiled:
+    """Compile ``statement`` for psycopg once, for ``Statements.fetch`` and ``write``.
+
+    Only statements psycopg can run exactly as SQLAlchemy would are accepted: every
+    value a named parameter, and no column type that converts values on the way in or
+    out (none of this schema's do). Anything else is refused here, at import time,
+    rather than run subtly differently.
+    """
+    compiled = statement.compile(dialect=_DIALECT)
+    for name, bind in compiled.binds.items():
+        if bind.value is not None or bind.callable is not None or bind.expanding:
+            raise ValueError(f"precompile: {name!r} must be a plain named parameter")
+        if bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT) is not None:
+            raise ValueError(f"precompile: the type of {name!r} converts values")
+    columns = list(statement.exported_columns)
+    for column in columns:
+        if column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) is not None:
+            raise ValueError(f"precompile: the type of column {column.key!r} converts values")
+    return Precompiled(
+        compiled.string.encode(),
+        writes=isinstance(statement, UpdateBase),
+        returns_rows=bool(columns),
+    )
+
+
 class Statements:
     """One pooled connection: reads go out at once, writes wait for ``flush``/``commit``."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
-        self._queued: list[tuple[Executable, Parameters]] = []
+        self._driver: psycopg.AsyncConnection[Any] | None = None
+        self._queued: list[tuple[Executable | Precompiled, Parameters]] = []
         self._in_transaction = False
 
     # A DML statement with RETURNING matches both: the first, which wins, is the right one.
@@ -65,6 +111,25 @@ class Statements:
             await self._begin_and_flush()
         return await self._connection.execute(statement, parameters)
 
+    async def fetch(self, statement: Precompiled, parameters: Mapping[str, Any]) -> list[Row]:
+        """The rows of a precompiled query, or of a write with RETURNING, sent at once."""
+        if self._queued or statement.writes:
+            await self._begin_and_flush()
+        driver = await self._driver_connection()
+        try:
+            cursor = await driver.execute(statement.sql, parameters)
+            return await cursor.fetchall()
+        except psycopg.Error as error:
+            raise await self._wrapped(driver, error) from error
+
+    def write(
+        self, statement: Precompiled, parameters: dict[str, Any] | Sequence[dict[str, Any]]
+    ) -> None:
+        """Queue a precompiled write that returns nothing (one row, or many) for the commit."""
+        if statement.returns_rows or not statement.writes:
+            raise ValueError("write() takes a write without RETURNING; use fetch()")
+        self._queued.append((statement, parameters))
+
     async def stream(self, statement: TypedReturnsRows[*Ts]) -> AsyncResult[*Ts]:
         await self._begin_and_flush()  # a server-side cursor lives in a transaction
         return await self._connection.stream(statement)
@@ -83,8 +148,7 @@ class Statements:
     async def _send(self, *, commit: bool) -> None:
         """BEGIN if needed, the queue, COMMIT if asked, all in one pipeline (one round trip)."""
         queued, self._queued = self._queued, []
-        raw = await self._connection.get_raw_connection()
-        driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
+        driver = await self._driver_connection()
         try:
             async with driver.pipeline():
                 # BEGIN and COMMIT straight to psycopg: SQLAlchemy adds nothing to them
@@ -93,22 +157,36 @@ class Statements:
                     await driver.execute(b"BEGIN")
                     self._in_transaction = True
                 for statement, parameters in queued:
-                    await self._connection.execute(statement, parameters)
+                    if not isinstance(statement, Precompiled):
+                        await self._connection.execute(statement, parameters)
+                    elif isinstance(parameters, Mapping):
+                        await driver.execute(statement.sql, parameters)
+                    else:
+                        await driver.cursor().executemany(statement.sql, parameters or ())
                 if commit:
                     await driver.execute(b"COMMIT")
         except psycopg.Error as error:
-            # Raised by the pipeline's sync, outside SQLAlchemy: wrap it as SQLAlchemy would,
-            # and drop a connection that broke rather than hand it to the next request.
-            broken = driver.broken or driver.closed
-            if broken:
-                await self._connection.invalidate(error)
-            raise DBAPIError.instance(
-                None,
-                None,
-                error,
-                psycopg.Error,
-                hide_parameters=True,
-                connection_invalidated=broken,
-            ) from error
+            # Raised by the pipeline's sync, outside SQLAlchemy.
+            raise await self._wrapped(driver, error) from error
         if commit:
             self._in_transaction = False
+
+    async def _driver_connection(self) -> "psycopg.AsyncConnection[Any]":
+        if self._driver is None:
+            raw = await self._connection.get_raw_connection()
+            self._driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
+        return self._driver
+
+    async def _wrapped(
+        self, driver: "psycopg.AsyncConnection[Any]", error: psycopg.Error
+    ) -> StatementError:
+        """A psycopg error as SQLAlchemy would have raised it, so ``errors.translate`` knows it.
+
+        A connection that broke is dropped rather than handed to the next request.
+        """
+        broken = driver.broken or driver.closed
+        if broken:
+            await self._connection.invalidate(error)
+        return DBAPIError.instance(
+            None, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=broken
+        )

@@ -39,9 +39,9 @@ class SqlAlchemyUnitOfWork:
 
     async def __aenter__(self) -> Self:
         try:
+            # In autocommit mode (database.create_engine): transactions are opened
+            # explicitly, only when needed (see Statements).
             self._connection = await self._engine.connect()
-            # Transactions are opened explicitly, only when needed (see Statements).
-            await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         except Exception as error:
             await self._close()
             raise (translate(error) or error) from error

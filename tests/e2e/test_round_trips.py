@@ -34,7 +34,7 @@ class RoundTrips:
     """What one connection (or several) said to the server, read from libpq's trace."""
 
     total: int = 0
-    statements: list[str] = field(default_factory=list)  # what SQLAlchemy executed, in order
+    statements: list[str] = field(default_factory=list)  # what psycopg sent, in order
 
     def add(self, trace: str) -> None:
         previous = "B"
@@ -79,19 +79,29 @@ def counting(engine: AsyncEngine) -> Iterator[RoundTrips]:
         trips.add(sink.read().decode("utf-8", errors="replace"))
         sink.close()
 
-    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        trips.statements.append(" ".join(sql.split())[:60])
+    # Statements go to psycopg through SQLAlchemy or, precompiled, directly: note both.
+    execute, executemany = psycopg.AsyncCursor.execute, psycopg.AsyncCursor.executemany
+
+    def noting(send: Any) -> Any:
+        async def noted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            sql = query.decode() if isinstance(query, bytes) else str(query)
+            trips.statements.append(" ".join(sql.split())[:60])
+            return await send(cursor, query, *args, **kwargs)
+
+        return noted
 
     pool = engine.sync_engine.pool
     event.listen(pool, "checkout", checkout)
     event.listen(pool, "checkin", checkin)
-    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    psycopg.AsyncCursor.execute = noting(execute)  # type: ignore[method-assign]
+    psycopg.AsyncCursor.executemany = noting(executemany)  # type: ignore[method-assign]
     try:
         yield trips
     finally:
+        psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign]
+        psycopg.AsyncCursor.executemany = executemany  # type: ignore[method-assign]
         event.remove(pool, "checkout", checkout)
         event.remove(pool, "checkin", checkin)
-        event.remove(engine.sync_engine, "before_cursor_execute", statement)
         for traced in open_traces.values():
             _finish(*traced)
 

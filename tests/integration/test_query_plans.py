@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -45,20 +46,28 @@ async def long_chat(engine: AsyncEngine) -> Chat:
     return chat
 
 
-async def _plan_of_page(engine: AsyncEngine, run: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
-    """Capture the SQL a repository call sends, then EXPLAIN exactly that."""
+async def _plan_of_page(
+    engine: AsyncEngine,
+    run: Callable[[SqlAlchemyUnitOfWork], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """Capture the SQL a repository call sends, then EXPLAIN exactly that.
+
+    Captured where every statement goes, SQLAlchemy's or precompiled: psycopg's cursor.
+    """
     captured: list[tuple[str, Any]] = []
+    execute = psycopg.AsyncCursor.execute
 
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "messages" in statement:
-            captured.append((statement, params))
+    async def capture(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        sql = query.decode() if isinstance(query, bytes) else str(query)
+        if sql.lstrip().upper().startswith("SELECT") and "messages" in sql:
+            captured.append((sql, params))
+        return await execute(cursor, query, params, **kwargs)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(psycopg.AsyncCursor, "execute", capture)
         async with SqlAlchemyUnitOfWork(engine) as uow:
             await run(uow)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
     statement, params = captured[-1]
     async with engine.connect() as connection:
         raw = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params)
@@ -72,7 +81,11 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("owned", [False, True], ids=["any chat", "owner checked"])
 @pytest.mark.parametrize("order", list(Order))
 async def test_a_page_of_messages_is_an_index_scan_without_sorting(
-    engine: AsyncEngine, long_chat: Chat, order: Order, owned: bool
+    engine: AsyncEngine,
+    long_chat: Chat,
+    order: Order,
+    owned: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     owner = long_chat.user_id if owned else None
 
@@ -82,7 +95,7 @@ async def test_a_page_of_messages_is_an_index_scan_without_sorting(
             long_chat.id, PageRequest(limit=50, after=first.next, order=order), owner=owner
         )
 
-    plan = await _plan_of_page(engine, first_then_next)
+    plan = await _plan_of_page(engine, first_then_next, monkeypatch)
 
     nodes = _nodes(plan)
     assert any(
