@@ -9,7 +9,7 @@ from adapters.jwt_tokens import JwtTokenService
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
 from adapters.password_hashing import PwdlibPasswordHasher
 from adapters.placeholder_assistant import PlaceholderAssistant
-from adapters.sqlalchemy.database import PoolSettings, create_engine
+from adapters.sqlalchemy.database import ConnectionQueue, PoolSettings, create_engine
 from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.admin import (
@@ -66,10 +66,10 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     # Adapters.
-    engine = providers.Singleton(
-        create_engine, settings.provided.database_url, providers.Callable(_pool_settings, settings)
-    )
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine)
+    pool_settings = providers.Singleton(_pool_settings, settings)
+    engine = providers.Singleton(create_engine, settings.provided.database_url, pool_settings)
+    connection_queue = providers.Singleton(ConnectionQueue, pool_settings)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, connection_queue)
     memory_store = providers.Singleton(InMemoryStore)
     memory_uow = providers.Factory(InMemoryUnitOfWork, memory_store)
     # Thread-safe: building it hashes once (64 MiB of Argon2), and first calls that race

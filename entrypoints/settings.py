@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = True
 
     # Database pool; every wait is bounded so a dead database fails requests fast.
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)

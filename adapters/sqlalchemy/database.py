@@ -1,8 +1,10 @@
 """Engine construction: one place that turns a ``DATABASE_URL`` into a pool."""
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -16,8 +18,11 @@ def psycopg_url(database_url: str) -> URL:
 
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
-    size: int = 10
-    max_overflow: int = 5
+    # Per worker process. Measured with make bench: 20 kept connections serve 32
+    # concurrent requests per worker as fast as 30 did; overflow connections opened and
+    # closed under sustained load cost more than the waits they saved (see RESULTS.md).
+    size: int = 20
+    max_overflow: int = 0
     # Seconds. Bounded everywhere so that a dead database fails a request fast.
     checkout_timeout: float = 5.0
     connect_timeout: int = 5
@@ -44,3 +49,43 @@ def create_engine(database_url: str, pool: PoolSettings | None = None) -> AsyncE
             "application_name": "memory-agent",
         },
     )
+
+
+class ConnectionQueue:
+    """First come, first served admission to the pool, as wide as the pool.
+
+    SQLAlchemy's async pool gives a returned connection to whichever request asks
+    next, so under load a waiting request can be overtaken again and again: with 32
+    requests per worker on a pool of 15, POST /chats/{id}/messages had a p99 of 130 ms
+    at a p50 of 45 ms. Waiting here instead, on asyncio's fair semaphore, serves
+    waiters in arrival order; the wait is bounded like the pool's own.
+    """
+
+    def __init__(self, pool: PoolSettings) -> None:
+        self._width = pool.size + pool.max_overflow
+        self._timeout = pool.checkout_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._turns = asyncio.Semaphore(self._width)
+
+    async def enter(self) -> asyncio.Semaphore:
+        """Wait for a turn; hand the result to ``leave`` when the connection is back."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A semaphore belongs to one event loop; the CLI and tests start several.
+            self._loop, self._turns = loop, asyncio.Semaphore(self._width)
+        turns = self._turns
+        if not turns.locked():
+            await turns.acquire()  # free: returns without suspending
+            return turns
+        try:
+            async with asyncio.timeout(self._timeout):
+                await turns.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"no database connection within {self._timeout:g} s (pool of {self._width})"
+            ) from None
+        return turns
+
+    @staticmethod
+    def leave(turns: asyncio.Semaphore) -> None:
+        turns.release()

@@ -1,10 +1,12 @@
 """One database transaction per use-case step, in as few round trips as it allows."""
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sqlalchemy.database import ConnectionQueue
 from adapters.sqlalchemy.errors import translate
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyAttemptCounter,
@@ -33,12 +35,16 @@ class SqlAlchemyUnitOfWork:
     idempotency: SqlAlchemyIdempotencyStore
     attempts: SqlAlchemyAttemptCounter
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, queue: ConnectionQueue | None = None) -> None:
         self._engine = engine
+        self._queue = queue
+        self._turn: asyncio.Semaphore | None = None
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
         try:
+            if self._queue is not None:
+                self._turn = await self._queue.enter()
             # In autocommit mode (database.create_engine): transactions are opened
             # explicitly, only when needed (see Statements).
             self._connection = await self._engine.connect()
@@ -76,5 +82,10 @@ class SqlAlchemyUnitOfWork:
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()  # rolls back an open transaction; queued writes are dropped
+        turn, self._turn = self._turn, None
+        try:
+            if connection is not None:
+                await connection.close()  # rolls back an open transaction; drops queued writes
+        finally:
+            if turn is not None:
+                ConnectionQueue.leave(turn)

@@ -110,18 +110,19 @@ class RequestObservability:
             if route != "/metrics":
                 self.metrics.requests.labels(scope["method"], route, str(status)).inc()
                 self.metrics.latency.labels(scope["method"], route).observe(elapsed)
-            user_id = scope["state"].get("user_id")
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                route,
-                status,
-                extra={
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "user_id": str(user_id) if user_id else None,
-                    "request_id": request_id,
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # skip building the record when off
+                user_id = scope["state"].get("user_id")
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    route,
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "user_id": str(user_id) if user_id else None,
+                        "request_id": request_id,
+                    },
+                )
