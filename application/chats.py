@@ -12,7 +12,7 @@ from uuid import UUID
 from application.auth import confirm_caller
 from application.idempotency import earlier_result
 from application.ports import UnitOfWork
-from application.snapshots import chat_from_json, chat_to_json, fingerprint
+from application.snapshots import chat_from_json, chat_to_json
 from domain.chats import Chat, TextLimits
 from domain.errors import ChatNotFound
 from domain.paging import Page, PageRequest
@@ -48,8 +48,7 @@ class CreateChat:
     ) -> Chat:
         chat = Chat(user_id=user_id, title=self._limits.title(title))
         async with self._uow() as uow:
-            request_hash = fingerprint("create_chat", chat.title)
-            earlier = await earlier_result(uow, user_id, idempotency_key, request_hash)
+            earlier = await earlier_result(uow, user_id, idempotency_key, "create_chat", chat.title)
             if earlier is not None:
                 return chat_from_json(earlier)
             await uow.chats.add(chat)

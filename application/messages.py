@@ -6,7 +6,7 @@ from uuid import UUID
 from application.chats import owned_chat
 from application.idempotency import earlier_result
 from application.ports import AssistantResponder, UnitOfWork
-from application.snapshots import fingerprint, message_from_json, message_to_json
+from application.snapshots import message_from_json, message_to_json
 from domain.chats import Message, Role, TextLimits
 from domain.paging import Page, PageRequest
 
@@ -42,8 +42,9 @@ class PostMessage:
     ) -> Message:
         content = self._limits.content(content)
         async with self._uow() as uow:
-            request_hash = fingerprint("post_message", chat_id, content)
-            earlier = await earlier_result(uow, user_id, idempotency_key, request_hash)
+            earlier = await earlier_result(
+                uow, user_id, idempotency_key, "post_message", chat_id, content
+            )
             if earlier is not None:
                 return message_from_json(earlier)
             chat = await owned_chat(uow, chat_id, user_id)
