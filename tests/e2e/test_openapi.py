@@ -48,3 +48,19 @@ def test_parameters_headers_and_codes_are_documented(client: TestClient) -> None
     assert "429" in _operation(document, "post", "/auth/login")["responses"]
     assert "409" in _operation(document, "post", "/auth/register")["responses"]
     assert "403" in _operation(document, "delete", "/users/me")["responses"]
+
+
+def test_every_route_that_needs_a_token_says_so_and_only_those(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"] == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The access token from /auth/login.",
+        }
+    }
+    public = {"/auth/register", "/auth/login", "/health", "/ready"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            expected = [] if path in public else [{"HTTPBearer": []}]
+            assert operation.get("security", []) == expected, (method, path)
