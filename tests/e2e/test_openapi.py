@@ -62,5 +62,5 @@ def test_every_route_that_needs_a_token_says_so_and_only_those(client: TestClien
     public = {"/auth/register", "/auth/login", "/health", "/ready"}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            expected = [] if path in public else [{"HTTPBearer": []}]
+            expected: list[dict[str, list[str]]] = [] if path in public else [{"HTTPBearer": []}]
             assert operation.get("security", []) == expected, (method, path)
