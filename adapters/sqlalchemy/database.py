@@ -1,6 +1,7 @@
 """Engine construction: one place that turns a ``DATABASE_URL`` into a pool."""
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy.engine import URL, make_url
@@ -64,16 +65,16 @@ class ConnectionQueue:
     def __init__(self, pool: PoolSettings) -> None:
         self._width = pool.size + pool.max_overflow
         self._timeout = pool.checkout_timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._turns = asyncio.Semaphore(self._width)
+        # A semaphore belongs to one event loop; the CLI and tests start several.
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._turns = weakref.WeakKeyDictionary()
 
     async def enter(self) -> asyncio.Semaphore:
         """Wait for a turn; hand the result to ``leave`` when the connection is back."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            # A semaphore belongs to one event loop; the CLI and tests start several.
-            self._loop, self._turns = loop, asyncio.Semaphore(self._width)
-        turns = self._turns
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = asyncio.Semaphore(self._width)
         if not turns.locked():
             await turns.acquire()  # free: returns without suspending
             return turns

@@ -48,9 +48,12 @@ class SqlAlchemyUnitOfWork:
             # In autocommit mode (database.create_engine): transactions are opened
             # explicitly, only when needed (see Statements).
             self._connection = await self._engine.connect()
-        except Exception as error:
+        except BaseException as error:
+            # Cancelled while waiting or connecting, too: the turn goes back to the queue.
             await self._close()
-            raise (translate(error) or error) from error
+            if isinstance(error, Exception):
+                raise (translate(error) or error) from error
+            raise
         self._statements = Statements(self._connection)
         self.users = SqlAlchemyUserRepository(self._statements)
         self.chats = SqlAlchemyChatRepository(self._statements)

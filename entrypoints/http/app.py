@@ -41,6 +41,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(_purge_periodically(container, settings))
         _freeze_startup_objects()
         yield
+        gc.unfreeze()  # this app's objects may be collected once it is gone (tests, reloads)
         housekeeping.cancel()
         await container.engine().dispose()
         container.password_hasher().close()
