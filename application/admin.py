@@ -53,6 +53,14 @@ class ListUsers:
         return Page(summaries, users.next)
 
 
+async def _user_by_email(uow: UnitOfWork, email: str) -> User:
+    """The account registered with ``email``, compared case-insensitively (``UserNotFound``)."""
+    user = await uow.users.get_by_email(normalize_email(email))
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
 class FindUserByEmail:
     """The account registered with an email, compared case-insensitively (``UserNotFound``)."""
 
@@ -61,10 +69,7 @@ class FindUserByEmail:
 
     async def execute(self, *, email: str) -> User:
         async with self._uow() as uow:
-            user = await uow.users.get_by_email(normalize_email(email))
-        if user is None:
-            raise UserNotFound()
-        return user
+            return await _user_by_email(uow, email)
 
 
 class DeleteUser:
@@ -79,9 +84,7 @@ class DeleteUser:
 
     async def execute(self, *, email: str) -> User:
         async with self._uow() as uow:
-            user = await uow.users.get_by_email(normalize_email(email))
-            if user is None:
-                raise UserNotFound()
+            user = await _user_by_email(uow, email)
             await uow.users.delete(user.id)
             await uow.commit()
         return user
