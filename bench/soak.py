@@ -14,32 +14,19 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.sqlalchemy import migrate
-from bench.run import (
-    EMAILS,
-    POSTER_ID,
-    READER_ID,
-    RESULTS,
-    ROOT,
-    Config,
-    Endpoint,
-    Server,
-    WorkerMemory,
-    endpoints,
-    loadavg,
-    log,
-    parse_wrk,
-    seed,
-    throwaway_database,
-    wrk_command,
-)
+from bench.config import RESULTS, ROOT, Config
+from bench.log import loadavg, log
+from bench.memory import WorkerMemory
+from bench.parsing import parse_wrk
+from bench.server import Server
+from bench.stage import stage
+from bench.wrk import Endpoint, wrk_command
 
 MIX = {"post_messages": 8, "get_messages": 8, "get_chats": 4}  # endpoint -> connections
 
@@ -126,44 +113,23 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     log(f"soak: {soak.duration:.0f} s in {soak.interval:.0f} s intervals, load {loadavg()}")
     intervals: list[dict[str, Any]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="memory-agent-soak-") as scratch,
-        throwaway_database(config.server_url) as database_url,
-    ):
-        migrate.upgrade(database_url)
-        seed(database_url, config)
-        server = Server(database_url, config, Path(scratch) / "server.log")
-        try:
-            server.start()
-            assert server.process is not None
-            reader, poster = server.login(EMAILS[READER_ID]), server.login(EMAILS[POSTER_ID])
-            scripts: dict[str, tuple[Endpoint, Path]] = {}
-            for endpoint in endpoints(config, reader, poster):
-                if endpoint.key in MIX:
-                    path = Path(scratch) / f"{endpoint.key}.lua"
-                    path.write_text(endpoint.lua)
-                    scripts[endpoint.key] = (endpoint, path)
-            deadline = time.monotonic() + soak.duration
-            with WorkerMemory(server.process.pid) as memory:
-                while time.monotonic() < deadline:
-                    seconds = min(soak.interval, max(1.0, deadline - time.monotonic()))
-                    loads = _interval(server, scripts, seconds)
-                    memory.sample()
-                    rss = {r.pid: r.last_rss_kb / 1024 for r in memory.records.values()}
-                    intervals.append({"loads": loads, "rss_mb": rss, "load": loadavg()})
-                    log(
-                        f"interval {len(intervals)}: "
-                        + ", ".join(
-                            f"{k} {v['rps']:.0f}/s p99 {v['p99_ms']:.0f} ms err {v['errors']:.0f}"
-                            for k, v in loads.items()
-                        )
-                        + f"; RSS {', '.join(f'{mb:.0f}' for mb in rss.values())} MB"
+    with stage(config, "memory-agent-soak-", MIX) as staged:
+        deadline = time.monotonic() + soak.duration
+        with WorkerMemory(staged.server_pid) as memory:
+            while time.monotonic() < deadline:
+                seconds = min(soak.interval, max(1.0, deadline - time.monotonic()))
+                loads = _interval(staged.server, staged.scripts, seconds)
+                memory.sample()
+                rss = {r.pid: r.last_rss_kb / 1024 for r in memory.records.values()}
+                intervals.append({"loads": loads, "rss_mb": rss, "load": loadavg()})
+                log(
+                    f"interval {len(intervals)}: "
+                    + ", ".join(
+                        f"{k} {v['rps']:.0f}/s p99 {v['p99_ms']:.0f} ms err {v['errors']:.0f}"
+                        for k, v in loads.items()
                     )
-        except BaseException:
-            log(f"server log (tail):\n{server.tail()}")
-            raise
-        finally:
-            server.stop()
+                    + f"; RSS {', '.join(f'{mb:.0f}' for mb in rss.values())} MB"
+                )
     checks = _verdict(intervals, soak)
     print()
     print(f"memory-agent soak, {started:%Y-%m-%d %H:%M} UTC, {len(intervals)} intervals")

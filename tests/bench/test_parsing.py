@@ -1,8 +1,10 @@
-"""The benchmark's readers of wrk and pgbench reports (bench/run.py)."""
+"""The benchmark's readers of wrk and pgbench reports, its pgbench script and its settings."""
 
 import pytest
 
-from bench.run import Config, parse_pgbench, parse_wrk, pgbench_script
+from bench.config import Config
+from bench.database import pgbench_script
+from bench.parsing import parse_pgbench, parse_wrk
 
 WRK = """\
 Running 10s test @ http://127.0.0.1:40001/chats
