@@ -170,6 +170,20 @@ class TokenService(Protocol):
         """The user id a valid token speaks for; ``InvalidToken`` otherwise."""
 
 
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    """A plain-text e-mail to one recipient."""
+
+    to: str
+    subject: str
+    body: str
+
+
+class EmailSender(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``, or raise ``EmailNotSent``; never blocks the event loop."""
+
+
 class AssistantResponder(Protocol):
     async def reply(self, chat: Chat, message: Message) -> str:
         """The assistant's answer to ``message`` in ``chat``.

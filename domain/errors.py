@@ -77,3 +77,10 @@ class ServiceUnavailable(DomainError):
     def __init__(self, retry_after: int = 5) -> None:
         super().__init__("The service is temporarily unavailable. Try again shortly.")
         self.retry_after = retry_after
+
+
+class EmailNotSent(DomainError):
+    """The mail server refused or could not be reached; the caller decides what it means."""
+
+    def __init__(self) -> None:
+        super().__init__("The e-mail could not be sent.")
