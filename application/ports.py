@@ -12,6 +12,7 @@ from uuid import UUID
 
 from domain.chats import Chat, Message
 from domain.paging import Page, PageRequest
+from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
 
@@ -80,6 +81,49 @@ class MessageRepository(Protocol):
         yield  # pragma: no cover
 
 
+class SessionRepository(Protocol):
+    """Sessions and their refresh tokens, known only by hash (SHA-256 of the token).
+
+    "Live" means not revoked and not expired, judged by the store's clock.
+    """
+
+    async def add(self, session: Session, refresh_hash: str) -> None:
+        """Open ``session`` with its first refresh token."""
+
+    async def rotate(
+        self, refresh_hash: str, new_refresh_hash: str, expires_at: datetime
+    ) -> Session | None:
+        """Swap the live session's current refresh token for a new one, atomically.
+
+        The session whose current token hashes to ``refresh_hash`` gets ``new_refresh_hash``,
+        the new ``expires_at`` and a fresh ``last_used_at``; the old hash is remembered as
+        rotated away. None when no live session holds that token now: of concurrent calls
+        with one token, at most one gets the session.
+        """
+
+    async def revoke_rotated(self, refresh_hash: str) -> bool:
+        """End the session a token once belonged to, if it was rotated away (a replay).
+
+        True when ``refresh_hash`` is such a retired token (whether or not its session
+        was still live), False when it was never issued or its session is gone.
+        """
+
+    async def is_live(self, caller: Caller) -> bool:
+        """Whether the caller's session is live and belongs to the caller's user."""
+
+    async def list_live(self, user_id: UUID) -> list[Session]:
+        """The user's live sessions, most recently used first."""
+
+    async def revoke(self, session_id: UUID, user_id: UUID) -> bool:
+        """End one live session of the user; False when there is none by that id."""
+
+    async def revoke_all(self, user_id: UUID, except_session: UUID | None = None) -> None:
+        """End every live session of the user, but ``except_session`` if given."""
+
+    async def purge(self, older_than: datetime) -> None:
+        """Forget sessions that expired or were revoked before ``older_than``."""
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotentRecord:
     """A request already made with one Idempotency-Key, and what it produced."""
@@ -128,6 +172,9 @@ class UnitOfWork(Protocol):
 
     @property
     def messages(self) -> MessageRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
 
     @property
     def idempotency(self) -> IdempotencyStore: ...

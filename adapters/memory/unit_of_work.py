@@ -12,6 +12,7 @@ from application.ports import IdempotentRecord
 from domain.chats import Chat, Message
 from domain.errors import EmailAlreadyRegistered, InvalidToken
 from domain.paging import Order, Page, PageRequest, Position
+from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
 
@@ -25,6 +26,22 @@ class InMemoryState:
     messages: dict[UUID, Message] = field(default_factory=dict)
     idempotency: dict[tuple[UUID, str], IdempotentRecord] = field(default_factory=dict)
     attempts: dict[str, AttemptWindow] = field(default_factory=dict)
+    sessions: dict[UUID, Session] = field(default_factory=dict)
+    refresh_hashes: dict[str, UUID] = field(default_factory=dict)  # current token -> session
+    rotated_hashes: dict[str, UUID] = field(default_factory=dict)  # retired token -> session
+
+    def copy(self) -> "InMemoryState":
+        """A private copy; entities are replaced, never changed in place, so shallow is enough."""
+        return InMemoryState(
+            users=dict(self.users),
+            chats=dict(self.chats),
+            messages=dict(self.messages),
+            idempotency=dict(self.idempotency),
+            attempts=dict(self.attempts),
+            sessions=dict(self.sessions),
+            refresh_hashes=dict(self.refresh_hashes),
+            rotated_hashes=dict(self.rotated_hashes),
+        )
 
 
 @dataclass
@@ -77,6 +94,10 @@ class InMemoryUserRepository:
         state.chats = {k: c for k, c in state.chats.items() if c.user_id != user_id}
         state.messages = {k: m for k, m in state.messages.items() if m.user_id != user_id}
         state.idempotency = {k: r for k, r in state.idempotency.items() if k[0] != user_id}
+        gone = {k for k, s in state.sessions.items() if s.user_id == user_id}
+        state.sessions = {k: s for k, s in state.sessions.items() if k not in gone}
+        state.refresh_hashes = {h: k for h, k in state.refresh_hashes.items() if k not in gone}
+        state.rotated_hashes = {h: k for h, k in state.rotated_hashes.items() if k not in gone}
 
     async def list_all(self, page: PageRequest) -> Page[User]:
         rows = list(self._state.users.values())
@@ -164,6 +185,80 @@ class InMemoryMessageRepository:
             yield message
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InMemorySessionRepository:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def add(self, session: Session, refresh_hash: str) -> None:
+        if session.user_id not in self._state.users:
+            raise InvalidToken()  # the foreign key the SQL schema enforces
+        self._state.sessions[session.id] = session
+        self._state.refresh_hashes[refresh_hash] = session.id
+
+    async def rotate(
+        self, refresh_hash: str, new_refresh_hash: str, expires_at: datetime
+    ) -> Session | None:
+        session_id = self._state.refresh_hashes.get(refresh_hash)
+        session = self._state.sessions.get(session_id) if session_id else None
+        if session is None or not session.is_live(_now()):
+            return None
+        rotated = replace(session, expires_at=expires_at, last_used_at=_now())
+        self._state.sessions[session.id] = rotated
+        del self._state.refresh_hashes[refresh_hash]
+        self._state.refresh_hashes[new_refresh_hash] = session.id
+        self._state.rotated_hashes[refresh_hash] = session.id
+        return rotated
+
+    async def revoke_rotated(self, refresh_hash: str) -> bool:
+        session_id = self._state.rotated_hashes.get(refresh_hash)
+        session = self._state.sessions.get(session_id) if session_id else None
+        if session is None:
+            return False
+        if session.revoked_at is None:
+            self._state.sessions[session.id] = replace(session, revoked_at=_now())
+        return True
+
+    async def is_live(self, caller: Caller) -> bool:
+        session = self._state.sessions.get(caller.session_id)
+        return session is not None and session.user_id == caller.user_id and session.is_live(_now())
+
+    async def list_live(self, user_id: UUID) -> list[Session]:
+        now = _now()
+        live = [s for s in self._state.sessions.values() if s.user_id == user_id and s.is_live(now)]
+        return sorted(live, key=lambda s: (s.last_used_at or s.created_at, s.id), reverse=True)
+
+    async def revoke(self, session_id: UUID, user_id: UUID) -> bool:
+        session = self._state.sessions.get(session_id)
+        if session is None or session.user_id != user_id or not session.is_live(_now()):
+            return False
+        self._state.sessions[session_id] = replace(session, revoked_at=_now())
+        return True
+
+    async def revoke_all(self, user_id: UUID, except_session: UUID | None = None) -> None:
+        for session in list(self._state.sessions.values()):
+            if (
+                session.user_id == user_id
+                and session.id != except_session
+                and session.revoked_at is None
+            ):
+                self._state.sessions[session.id] = replace(session, revoked_at=_now())
+
+    async def purge(self, older_than: datetime) -> None:
+        def ended_before(s: Session) -> bool:
+            revoked = s.revoked_at is not None and s.revoked_at < older_than
+            return s.expires_at < older_than or revoked
+
+        gone = {k for k, s in self._state.sessions.items() if ended_before(s)}
+        state = self._state
+        state.sessions = {k: s for k, s in state.sessions.items() if k not in gone}
+        state.refresh_hashes = {h: k for h, k in state.refresh_hashes.items() if k not in gone}
+        state.rotated_hashes = {h: k for h, k in state.rotated_hashes.items() if k not in gone}
+
+
 class InMemoryIdempotencyStore:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
@@ -218,6 +313,7 @@ class InMemoryUnitOfWork:
     users: InMemoryUserRepository
     chats: InMemoryChatRepository
     messages: InMemoryMessageRepository
+    sessions: InMemorySessionRepository
     idempotency: InMemoryIdempotencyStore
     attempts: InMemoryAttemptCounter
 
@@ -228,17 +324,11 @@ class InMemoryUnitOfWork:
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
-        committed = self._store.state
-        self._state = InMemoryState(
-            users=dict(committed.users),
-            chats=dict(committed.chats),
-            messages=dict(committed.messages),
-            idempotency=dict(committed.idempotency),
-            attempts=dict(committed.attempts),
-        )
+        self._state = self._store.state.copy()
         self.users = InMemoryUserRepository(self._state)
         self.chats = InMemoryChatRepository(self._state)
         self.messages = InMemoryMessageRepository(self._state)
+        self.sessions = InMemorySessionRepository(self._state)
         self.idempotency = InMemoryIdempotencyStore(self._state)
         self.attempts = InMemoryAttemptCounter(self._state)
         return self

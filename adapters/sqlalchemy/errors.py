@@ -31,6 +31,7 @@ def translate(error: BaseException) -> DomainError | None:
             "fk_chats_user_id_users",
             "fk_messages_user_id_users",
             "fk_idempotency_keys_user_id_users",
+            "fk_sessions_user_id_users",
         ):
             # The token's user was deleted between authentication and this write.
             return InvalidToken()

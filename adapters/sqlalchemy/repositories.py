@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Integer,
     Select,
+    String,
     Table,
     bindparam,
     case,
@@ -28,10 +29,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sqlalchemy.statements import Precompiled, Statements, precompile
-from adapters.sqlalchemy.tables import auth_failures, chats, idempotency_keys, messages, users
+from adapters.sqlalchemy.tables import (
+    auth_failures,
+    chats,
+    idempotency_keys,
+    messages,
+    rotated_refresh_tokens,
+    sessions,
+    users,
+)
 from application.ports import IdempotentRecord
 from domain.chats import Chat, Message, Role
 from domain.paging import Order, Page, PageRequest, Position
+from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
 
@@ -313,6 +323,162 @@ class SqlAlchemyMessageRepository:
         )
         async for row in await self._connection.stream(query):
             yield _message(row)
+
+
+_SESSION_COLUMNS = [c for c in sessions.c if c.key != "refresh_hash"]
+
+
+def _session(row: Sequence[Any]) -> Session:
+    id_, user_id, created_at, last_used_at, expires_at, user_agent, address, revoked_at = row
+    return Session(
+        id=id_,
+        user_id=user_id,
+        created_at=created_at,
+        last_used_at=last_used_at,
+        expires_at=expires_at,
+        user_agent=user_agent,
+        client_address=address,
+        revoked_at=revoked_at,
+    )
+
+
+def live_session(
+    session_id: ColumnElement[UUID] | Any, user_id: ColumnElement[UUID] | Any
+) -> ColumnElement[bool]:
+    """EXISTS a live session by that id of that user: the condition every caller passes.
+
+    Judged by the database's clock, in the statement that serves the request, so a
+    revocation committed by any process is seen by the very next statement.
+    """
+    return exists().where(
+        sessions.c.id == session_id,
+        sessions.c.user_id == user_id,
+        sessions.c.revoked_at.is_(None),
+        sessions.c.expires_at > func.now(),
+    )
+
+
+_ADD_SESSION = precompile(sessions.insert())
+_SESSION_IS_LIVE = precompile(select(live_session(bindparam("session_id"), bindparam("user_id"))))
+
+
+class SqlAlchemySessionRepository:
+    def __init__(self, connection: Statements) -> None:
+        self._connection = connection
+
+    async def add(self, session: Session, refresh_hash: str) -> None:
+        self._connection.write(
+            _ADD_SESSION,
+            {
+                "id": session.id,
+                "user_id": session.user_id,
+                "refresh_hash": refresh_hash,
+                "created_at": session.created_at,
+                "last_used_at": session.last_used_at,
+                "expires_at": session.expires_at,
+                "user_agent": session.user_agent,
+                "client_address": session.client_address,
+                "revoked_at": session.revoked_at,
+            },
+        )
+
+    async def rotate(
+        self, refresh_hash: str, new_refresh_hash: str, expires_at: datetime
+    ) -> Session | None:
+        # One statement, so atomic even in autocommit: the conditional UPDATE takes the
+        # row lock, and a concurrent rotation with the same token waits for it, then finds
+        # the hash changed and updates nothing. The retired hash is recorded alongside.
+        rotated = (
+            update(sessions)
+            .where(
+                sessions.c.refresh_hash == refresh_hash,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > func.now(),
+            )
+            .values(refresh_hash=new_refresh_hash, expires_at=expires_at, last_used_at=func.now())
+            .returning(*_SESSION_COLUMNS)
+            .cte("rotated")
+        )
+        retired = (
+            insert(rotated_refresh_tokens)
+            .from_select(
+                ["refresh_hash", "session_id", "rotated_at"],
+                select(
+                    bindparam("retired_hash", refresh_hash, type_=String(64)),
+                    rotated.c.id,
+                    func.now(),
+                ),
+            )
+            .returning(rotated_refresh_tokens.c.session_id)
+            .cte("retired")
+        )
+        query = select(*[rotated.c[c.key] for c in _SESSION_COLUMNS]).add_cte(retired)
+        row = (await self._connection.execute(query)).first()
+        return _session(row) if row else None
+
+    async def revoke_rotated(self, refresh_hash: str) -> bool:
+        known = (
+            select(rotated_refresh_tokens.c.session_id)
+            .where(rotated_refresh_tokens.c.refresh_hash == refresh_hash)
+            .cte("known")
+        )
+        ended = (
+            update(sessions)
+            .where(sessions.c.id.in_(select(known.c.session_id)), sessions.c.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .returning(sessions.c.id)
+            .cte("ended")
+        )
+        query = select(func.count()).select_from(known).add_cte(ended)
+        return bool((await self._connection.execute(query)).scalar_one())
+
+    async def is_live(self, caller: Caller) -> bool:
+        parameters = {"session_id": caller.session_id, "user_id": caller.user_id}
+        rows = await self._connection.fetch(_SESSION_IS_LIVE, parameters)
+        return bool(rows[0][0])
+
+    async def list_live(self, user_id: UUID) -> list[Session]:
+        query = (
+            select(*_SESSION_COLUMNS)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > func.now(),
+            )
+            .order_by(sessions.c.last_used_at.desc(), sessions.c.id.desc())
+        )
+        return [_session(row) for row in (await self._connection.execute(query)).all()]
+
+    async def revoke(self, session_id: UUID, user_id: UUID) -> bool:
+        query = (
+            update(sessions)
+            .where(
+                sessions.c.id == session_id,
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > func.now(),
+            )
+            .values(revoked_at=func.now())
+            .returning(sessions.c.id)
+        )
+        return (await self._connection.execute(query)).first() is not None
+
+    async def revoke_all(self, user_id: UUID, except_session: UUID | None = None) -> None:
+        query = (
+            update(sessions)
+            .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+        )
+        if except_session is not None:
+            query = query.where(sessions.c.id != except_session)
+        await self._connection.execute(query)
+
+    async def purge(self, older_than: datetime) -> None:
+        await self._connection.execute(
+            delete(sessions).where(
+                (sessions.c.expires_at < older_than) | (sessions.c.revoked_at < older_than)
+            )
+        )
 
 
 class SqlAlchemyIdempotencyStore:

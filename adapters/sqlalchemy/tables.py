@@ -81,3 +81,30 @@ auth_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("window_start", DateTime(timezone=True), nullable=False),
 )
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 (hex) of the session's current refresh token; the token itself is never stored.
+    Column("refresh_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("user_agent", String(400), nullable=True),
+    Column("client_address", String(100), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # "My sessions", and ending them all; deleting a user cascades through it too.
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+rotated_refresh_tokens = Table(
+    "rotated_refresh_tokens",
+    metadata,
+    # Refresh tokens already swapped for newer ones: presenting one again is a replay.
+    Column("refresh_hash", String(64), primary_key=True),
+    Column("session_id", Uuid, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("rotated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rotated_refresh_tokens_session_id", "session_id"),
+)

@@ -13,6 +13,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyChatRepository,
     SqlAlchemyIdempotencyStore,
     SqlAlchemyMessageRepository,
+    SqlAlchemySessionRepository,
     SqlAlchemyUserRepository,
 )
 from adapters.sqlalchemy.statements import Statements
@@ -32,6 +33,7 @@ class SqlAlchemyUnitOfWork:
     users: SqlAlchemyUserRepository
     chats: SqlAlchemyChatRepository
     messages: SqlAlchemyMessageRepository
+    sessions: SqlAlchemySessionRepository
     idempotency: SqlAlchemyIdempotencyStore
     attempts: SqlAlchemyAttemptCounter
 
@@ -58,6 +60,7 @@ class SqlAlchemyUnitOfWork:
         self.users = SqlAlchemyUserRepository(self._statements)
         self.chats = SqlAlchemyChatRepository(self._statements)
         self.messages = SqlAlchemyMessageRepository(self._statements)
+        self.sessions = SqlAlchemySessionRepository(self._statements)
         self.idempotency = SqlAlchemyIdempotencyStore(self._statements)
         self.attempts = SqlAlchemyAttemptCounter(self._statements)
         return self
