@@ -6,6 +6,8 @@ from dependency_injector import containers, providers
 
 from adapters.common_passwords import load_common_passwords
 from adapters.jwt_tokens import JwtTokenService
+from adapters.mail.log import LogEmailSender
+from adapters.mail.smtp import SmtpEmailSender
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
 from adapters.password_hashing import PwdlibPasswordHasher
 from adapters.placeholder_assistant import PlaceholderAssistant
@@ -29,6 +31,7 @@ from application.auth import (
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from application.maintenance import PurgeExpiredRecords
 from application.messages import ListMessages, PostMessage
+from application.ports import EmailSender
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import TextLimits
 from domain.passwords import PasswordPolicy
@@ -45,6 +48,28 @@ def _throttle_policy(settings: Settings) -> ThrottlePolicy:
             settings.register_max_per_client, timedelta(seconds=settings.register_window_seconds)
         ),
     )
+
+
+def _email_sender(settings: Settings) -> EmailSender | None:
+    """SMTP when SMTP_HOST is set; else the log, outside production only.
+
+    In production without SMTP_HOST there is no sender at all, and a reset request is
+    refused (503) rather than accepted and silently never delivered.
+    """
+    if settings.smtp_host:
+        password = settings.smtp_password
+        return SmtpEmailSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            sender=settings.mail_from,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    if settings.app_env != "production":
+        return LogEmailSender()
+    return None
 
 
 def _attempt_retention(settings: Settings) -> timedelta:
@@ -83,6 +108,7 @@ class Container(containers.DeclarativeContainer):
         expires_minutes=settings.provided.access_token_expire_minutes,
     )
     assistant = providers.Singleton(PlaceholderAssistant)
+    email_sender = providers.Singleton(_email_sender, settings)
     readiness = providers.Singleton(SqlAlchemyReadiness, engine)
 
     # Rules chosen by settings.

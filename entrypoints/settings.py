@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     register_window_seconds: int = Field(default=3600, ge=1)
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    # Outgoing mail (password reset). Without SMTP_HOST, development and test write each
+    # message to the log; production refuses reset requests (503, see the README).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "Memory Agent <no-reply@localhost>"
+
+    # Password reset by e-mail. The link is PASSWORD_RESET_URL?token=...; without it the
+    # e-mail carries the bare token. Requests are limited per email and per client
+    # address in one window (0 turns a limit off).
+    password_reset_url: str | None = None
+    password_reset_expire_minutes: int = Field(default=30, ge=1)
+    password_reset_max_per_email: int = Field(default=3, ge=0)
+    password_reset_max_per_client: int = Field(default=20, ge=0)
+    password_reset_window_seconds: int = Field(default=3600, ge=1)
+
     cors_origins: list[str] = Field(default_factory=list)
     idempotency_retention_hours: int = Field(default=24, ge=24)
     maintenance_interval_seconds: int = Field(default=3600, ge=1)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.sqlalchemy import migrate
 from entrypoints.settings import Settings
+from tests.smtp import SmtpServer, ThrowawayCertificate, make_certificate, running_smtp_server
 
 _START_HINT = (
     "PostgreSQL is not reachable at {where}. Start it: on this machine "
@@ -61,3 +62,15 @@ def database_url() -> Iterator[str]:
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
+    with running_smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCertificate:
+    return make_certificate(tmp_path_factory.mktemp("tls"))

@@ -7,6 +7,8 @@ import pytest
 from dependency_injector import providers
 from pydantic import SecretStr
 
+from adapters.mail.log import LogEmailSender
+from adapters.mail.smtp import SmtpEmailSender
 from adapters.memory.unit_of_work import InMemoryStore
 from domain.chats import Role
 from domain.errors import InvalidCredentials
@@ -106,3 +108,22 @@ def test_the_password_hasher_is_built_once_even_when_first_calls_race(
         thread.join()
 
     assert len(built) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"smtp_host": "mail.example.org"}, SmtpEmailSender),
+        ({"smtp_host": "mail.example.org", "app_env": "production"}, SmtpEmailSender),
+        ({"app_env": "development"}, LogEmailSender),
+        ({"app_env": "test"}, LogEmailSender),
+        ({"app_env": "development", "smtp_host": ""}, LogEmailSender),
+        ({"app_env": "production"}, type(None)),
+    ],
+)
+def test_the_email_sender_follows_smtp_host_and_the_environment(
+    overrides: dict[str, Any], expected: type
+) -> None:
+    """Production without SMTP_HOST gets no sender: resets answer 503, never a log line."""
+    container = Container(settings=Settings(jwt_secret=SecretStr(SECRET), **overrides))
+    assert type(container.email_sender()) is expected
