@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
-## Load test: the API as production runs it, next to pgbench's ceiling (see docs/bench.md).
+## Load test: the API as production runs it, next to pgbench's ceiling (see docs/benchmarks.md).
 ## BENCH_DURATION (s per load, 10) and BENCH_RUNS (passes, 2) bound it.
 bench: $(STAMP)
 	command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
