@@ -13,7 +13,8 @@ class PurgeExpiredRecords:
     so a retry within that time is always answered from the first response; an
     attempt window is dropped once it is older than ``attempt_retention``, by
     which time it no longer blocks anyone; a session (and the refresh tokens rotated
-    away from it) is forgotten ``session_retention`` after it expired or was revoked.
+    away from it) is forgotten ``session_retention`` after it expired or was revoked;
+    a password reset token is forgotten once it expired.
     """
 
     def __init__(
@@ -34,4 +35,5 @@ class PurgeExpiredRecords:
             await uow.idempotency.purge(now - self._idempotency_retention)
             await uow.attempts.purge(now - self._attempt_retention)
             await uow.sessions.purge(now - self._session_retention)
+            await uow.reset_tokens.purge(now)
             await uow.commit()

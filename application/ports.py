@@ -12,6 +12,7 @@ from uuid import UUID
 
 from domain.chats import Chat, Message
 from domain.paging import Page, PageRequest
+from domain.password_resets import ResetToken
 from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
@@ -160,6 +161,25 @@ class AttemptCounter(Protocol):
         """Drop windows that started before ``older_than``."""
 
 
+class ResetTokenRepository(Protocol):
+    """At most one reset token per user: the newest one asked for."""
+
+    async def replace(self, token: ResetToken) -> None:
+        """Make ``token`` the user's only one; an earlier token stops working, used or not."""
+
+    async def find(self, digest: str, now: datetime) -> UUID | None:
+        """The user of the token with this digest, if it is still live; it stays usable."""
+
+    async def consume(self, digest: str, now: datetime) -> UUID | None:
+        """Remove the live token with this digest and return its user, else None.
+
+        Of concurrent calls with one digest, at most one gets the user.
+        """
+
+    async def purge(self, older_than: datetime) -> None:
+        """Forget tokens that expired before ``older_than``."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit`` rolls back."""
 
@@ -181,6 +201,9 @@ class UnitOfWork(Protocol):
 
     @property
     def attempts(self) -> AttemptCounter: ...
+
+    @property
+    def reset_tokens(self) -> ResetTokenRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

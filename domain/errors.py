@@ -79,6 +79,22 @@ class ServiceUnavailable(DomainError):
         self.retry_after = retry_after
 
 
+class InvalidResetToken(DomainError):
+    """A password reset token that is unknown, expired, used or superseded (one answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The password reset token is invalid, expired or already used. Ask for a new one."
+        )
+
+
+class PasswordResetUnavailable(DomainError):
+    """No way to send e-mail is configured, so a reset could never reach its owner."""
+
+    def __init__(self) -> None:
+        super().__init__("Password reset by e-mail is not available on this server.")
+
+
 class EmailNotSent(DomainError):
     """The mail server refused or could not be reached; the caller decides what it means."""
 

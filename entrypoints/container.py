@@ -31,6 +31,12 @@ from application.auth import (
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from application.maintenance import PurgeExpiredRecords
 from application.messages import ListMessages, PostMessage
+from application.password_reset import (
+    DeliverEmail,
+    RequestPasswordReset,
+    ResetPassword,
+    ResetSettings,
+)
 from application.ports import EmailSender
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import TextLimits
@@ -47,6 +53,16 @@ def _throttle_policy(settings: Settings) -> ThrottlePolicy:
         register_per_client=Limit(
             settings.register_max_per_client, timedelta(seconds=settings.register_window_seconds)
         ),
+    )
+
+
+def _reset_settings(settings: Settings) -> ResetSettings:
+    window = timedelta(seconds=settings.password_reset_window_seconds)
+    return ResetSettings(
+        expires=timedelta(minutes=settings.password_reset_expire_minutes),
+        link=settings.password_reset_url or None,
+        per_email=Limit(settings.password_reset_max_per_email, window),
+        per_client=Limit(settings.password_reset_max_per_client, window),
     )
 
 
@@ -73,7 +89,11 @@ def _email_sender(settings: Settings) -> EmailSender | None:
 
 
 def _attempt_retention(settings: Settings) -> timedelta:
-    longest = max(settings.login_failure_window_seconds, settings.register_window_seconds)
+    longest = max(
+        settings.login_failure_window_seconds,
+        settings.register_window_seconds,
+        settings.password_reset_window_seconds,
+    )
     return timedelta(seconds=longest)
 
 
@@ -121,6 +141,7 @@ class Container(containers.DeclarativeContainer):
         PasswordPolicy, common=providers.Callable(load_common_passwords)
     )
     throttle_policy = providers.Singleton(_throttle_policy, settings)
+    reset_settings = providers.Singleton(_reset_settings, settings)
 
     # Use cases. They receive the uow *provider*, so overriding ``uow`` reaches them.
     register_user = providers.Singleton(
@@ -133,6 +154,13 @@ class Container(containers.DeclarativeContainer):
     )
     login_user = providers.Singleton(
         LoginUser, uow=uow.provider, hasher=password_hasher, tokens=tokens, throttle=throttle_policy
+    )
+    request_password_reset = providers.Singleton(
+        RequestPasswordReset, uow=uow.provider, sender=email_sender, settings=reset_settings
+    )
+    deliver_email = providers.Singleton(DeliverEmail, sender=email_sender)
+    reset_password = providers.Singleton(
+        ResetPassword, uow=uow.provider, hasher=password_hasher, policy=password_policy
     )
     authenticate_user = providers.Singleton(AuthenticateUser, uow=uow.provider, tokens=tokens)
     identify_caller = providers.Singleton(IdentifyCaller, tokens=tokens)

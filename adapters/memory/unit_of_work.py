@@ -10,8 +10,9 @@ from uuid import UUID
 
 from application.ports import IdempotentRecord
 from domain.chats import Chat, Message
-from domain.errors import EmailAlreadyRegistered, InvalidToken
+from domain.errors import EmailAlreadyRegistered, InvalidToken, UserNotFound
 from domain.paging import Order, Page, PageRequest, Position
+from domain.password_resets import ResetToken
 from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
@@ -29,6 +30,7 @@ class InMemoryState:
     sessions: dict[UUID, Session] = field(default_factory=dict)
     refresh_hashes: dict[str, UUID] = field(default_factory=dict)  # current token -> session
     rotated_hashes: dict[str, UUID] = field(default_factory=dict)  # retired token -> session
+    reset_tokens: dict[UUID, ResetToken] = field(default_factory=dict)  # by user
 
     def copy(self) -> "InMemoryState":
         """A private copy; entities are replaced, never changed in place, so shallow is enough."""
@@ -41,6 +43,7 @@ class InMemoryState:
             sessions=dict(self.sessions),
             refresh_hashes=dict(self.refresh_hashes),
             rotated_hashes=dict(self.rotated_hashes),
+            reset_tokens=dict(self.reset_tokens),
         )
 
 
@@ -98,6 +101,7 @@ class InMemoryUserRepository:
         state.sessions = {k: s for k, s in state.sessions.items() if k not in gone}
         state.refresh_hashes = {h: k for h, k in state.refresh_hashes.items() if k not in gone}
         state.rotated_hashes = {h: k for h, k in state.rotated_hashes.items() if k not in gone}
+        state.reset_tokens.pop(user_id, None)
 
     async def list_all(self, page: PageRequest) -> Page[User]:
         rows = list(self._state.users.values())
@@ -307,6 +311,38 @@ class InMemoryAttemptCounter:
         }
 
 
+class InMemoryResetTokenRepository:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    async def replace(self, token: ResetToken) -> None:
+        if token.user_id not in self._state.users:
+            raise UserNotFound()  # the foreign key the SQL schema enforces
+        self._state.reset_tokens[token.user_id] = token
+
+    async def find(self, digest: str, now: datetime) -> UUID | None:
+        token = self._live(digest, now)
+        return token.user_id if token else None
+
+    async def consume(self, digest: str, now: datetime) -> UUID | None:
+        token = self._live(digest, now)
+        if token is None:
+            return None
+        del self._state.reset_tokens[token.user_id]
+        return token.user_id
+
+    async def purge(self, older_than: datetime) -> None:
+        self._state.reset_tokens = {
+            k: t for k, t in self._state.reset_tokens.items() if t.expires_at >= older_than
+        }
+
+    def _live(self, digest: str, now: datetime) -> ResetToken | None:
+        return next(
+            (t for t in self._state.reset_tokens.values() if t.digest == digest and t.is_live(now)),
+            None,
+        )
+
+
 class InMemoryUnitOfWork:
     """Works on a private copy of the store; ``commit`` publishes it."""
 
@@ -316,6 +352,7 @@ class InMemoryUnitOfWork:
     sessions: InMemorySessionRepository
     idempotency: InMemoryIdempotencyStore
     attempts: InMemoryAttemptCounter
+    reset_tokens: InMemoryResetTokenRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -331,6 +368,7 @@ class InMemoryUnitOfWork:
         self.sessions = InMemorySessionRepository(self._state)
         self.idempotency = InMemoryIdempotencyStore(self._state)
         self.attempts = InMemoryAttemptCounter(self._state)
+        self.reset_tokens = InMemoryResetTokenRepository(self._state)
         return self
 
     async def __aexit__(

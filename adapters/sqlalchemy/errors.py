@@ -10,6 +10,7 @@ from domain.errors import (
     InvalidInput,
     InvalidToken,
     ServiceUnavailable,
+    UserNotFound,
 )
 
 
@@ -35,6 +36,9 @@ def translate(error: BaseException) -> DomainError | None:
         ):
             # The token's user was deleted between authentication and this write.
             return InvalidToken()
+        if constraint == "fk_password_reset_tokens_user_id_users":
+            # The account was deleted while a reset token was being issued for it.
+            return UserNotFound()
         return None
     if isinstance(error, DataError):
         # Input the domain rules let through but the column refuses (too long, bad bytes).

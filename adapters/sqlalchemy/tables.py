@@ -108,3 +108,14 @@ rotated_refresh_tokens = Table(
     Column("rotated_at", DateTime(timezone=True), nullable=False),
     Index("ix_rotated_refresh_tokens_session_id", "session_id"),
 )
+
+password_reset_tokens = Table(
+    "password_reset_tokens",
+    metadata,
+    # One row per user: a newer request replaces the row, so an older token stops working.
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # SHA-256 (hex) of the token sent by e-mail; the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

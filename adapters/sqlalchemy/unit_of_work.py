@@ -16,6 +16,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemySessionRepository,
     SqlAlchemyUserRepository,
 )
+from adapters.sqlalchemy.reset_tokens import SqlAlchemyResetTokenRepository
 from adapters.sqlalchemy.statements import Statements
 
 
@@ -36,6 +37,7 @@ class SqlAlchemyUnitOfWork:
     sessions: SqlAlchemySessionRepository
     idempotency: SqlAlchemyIdempotencyStore
     attempts: SqlAlchemyAttemptCounter
+    reset_tokens: SqlAlchemyResetTokenRepository
 
     def __init__(self, engine: AsyncEngine, queue: ConnectionQueue | None = None) -> None:
         self._engine = engine
@@ -63,6 +65,7 @@ class SqlAlchemyUnitOfWork:
         self.sessions = SqlAlchemySessionRepository(self._statements)
         self.idempotency = SqlAlchemyIdempotencyStore(self._statements)
         self.attempts = SqlAlchemyAttemptCounter(self._statements)
+        self.reset_tokens = SqlAlchemyResetTokenRepository(self._statements)
         return self
 
     async def __aexit__(

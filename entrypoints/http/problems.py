@@ -17,8 +17,10 @@ from domain.errors import (
     InvalidCredentials,
     InvalidCursor,
     InvalidInput,
+    InvalidResetToken,
     InvalidToken,
     NotFound,
+    PasswordResetUnavailable,
     ServiceUnavailable,
     TooManyAttempts,
     WrongPassword,
@@ -41,6 +43,8 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     (InvalidCursor, 400, "invalid-cursor"),
     (InvalidInput, 422, "invalid-input"),
     (ServiceUnavailable, 503, "service-unavailable"),
+    (InvalidResetToken, 400, "invalid-reset-token"),
+    (PasswordResetUnavailable, 503, "password-reset-unavailable"),
 ]
 
 

@@ -49,6 +49,31 @@ class TokenResponse(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
+class PasswordResetRequest(_Body):
+    email: Text = Field(min_length=1, max_length=320)
+
+
+class PasswordResetAccepted(BaseModel):
+    detail: str = Field(
+        default=(
+            "If an account uses this email, a message with a reset token is on its way. "
+            "It works once, for a limited time."
+        ),
+        description="The same text whether or not the email has an account.",
+    )
+
+
+class PasswordResetConfirm(_Body):
+    token: Text = Field(
+        min_length=1, max_length=256, description="The token from the reset e-mail (token=...)."
+    )
+    new_password: Text = Field(
+        min_length=8,
+        max_length=128,
+        description="8 to 128 characters, any characters; very common passwords are refused.",
+    )
+
+
 class AccountDelete(_Body):
     password: Text = Field(min_length=1, max_length=1024, description="The current password.")
 

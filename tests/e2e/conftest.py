@@ -19,6 +19,8 @@ NO_LIMITS: dict[str, Any] = {
     "login_max_failures_per_email": 0,
     "login_max_failures_per_client": 0,
     "register_max_per_client": 0,
+    "password_reset_max_per_email": 0,
+    "password_reset_max_per_client": 0,
 }
 
 

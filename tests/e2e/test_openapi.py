@@ -59,8 +59,35 @@ def test_every_route_that_needs_a_token_says_so_and_only_those(client: TestClien
             "description": "The access token from /auth/login.",
         }
     }
-    public = {"/auth/register", "/auth/login", "/health", "/ready"}
+    public = {
+        "/auth/register",
+        "/auth/login",
+        "/auth/password-reset",
+        "/auth/password-reset/confirm",
+        "/health",
+        "/ready",
+    }
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             expected: list[dict[str, list[str]]] = [] if path in public else [{"HTTPBearer": []}]
             assert operation.get("security", []) == expected, (method, path)
+
+
+def test_the_password_reset_routes_document_bodies_and_answers(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+
+    ask = _operation(document, "post", "/auth/password-reset")
+    assert {"202", "422", "429", "503"} <= set(ask["responses"])
+    assert ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/PasswordResetRequest"
+    )
+    accepted = ask["responses"]["202"]["content"]["application/json"]["schema"]
+    assert accepted["$ref"].endswith("/PasswordResetAccepted")
+
+    confirm = _operation(document, "post", "/auth/password-reset/confirm")
+    assert {"204", "400", "422"} <= set(confirm["responses"])
+    assert "content" not in confirm["responses"]["204"]
+    assert confirm["responses"]["400"]["content"]["application/problem+json"]
+    assert set(schemas["PasswordResetConfirm"]["required"]) == {"token", "new_password"}
+    assert schemas["PasswordResetRequest"]["required"] == ["email"]

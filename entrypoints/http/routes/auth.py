@@ -2,13 +2,21 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 
 from application.auth import LoginUser, RegisterUser
+from application.password_reset import DeliverEmail, RequestPasswordReset, ResetPassword
 from application.ports import IssuedToken
 from entrypoints.http.dependencies import ClientAddress, use_case
 from entrypoints.http.problems import problems
-from entrypoints.http.schemas import TokenResponse, UserCreate, UserLogin
+from entrypoints.http.schemas import (
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    TokenResponse,
+    UserCreate,
+    UserLogin,
+)
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -46,3 +54,50 @@ async def login(
     login_user: Annotated[LoginUser, Depends(use_case(lambda c: c.login_user()))],
 ) -> TokenResponse:
     return _token(await login_user.execute(email=body.email, password=body.password, client=client))
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetAccepted,
+    responses=problems(413, 422, 429, 503),
+    summary="Ask for a password reset token by e-mail",
+    description=(
+        "Answers 202 with the same body whether or not the email has an account; a "
+        "registered one gets an e-mail with a single-use token (sent after the answer). "
+        "Limited per email and per client address (429). 503 when the server has no way "
+        "to send e-mail."
+    ),
+)
+async def request_password_reset(
+    body: PasswordResetRequest,
+    client: ClientAddress,
+    background: BackgroundTasks,
+    request_reset: Annotated[
+        RequestPasswordReset, Depends(use_case(lambda c: c.request_password_reset()))
+    ],
+    deliver_email: Annotated[DeliverEmail, Depends(use_case(lambda c: c.deliver_email()))],
+) -> PasswordResetAccepted:
+    message = await request_reset.execute(email=body.email, client=client)
+    background.add_task(deliver_email.execute, message=message)
+    return PasswordResetAccepted()
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(400, 413, 422, 503),
+    summary="Choose a new password with a reset token",
+    description=(
+        "204: the password is changed and every session of the account ends. 400: the "
+        "token is unknown, expired, already used or superseded by a newer one. 422: the "
+        "password is refused; the token stays usable."
+    ),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm,
+    reset_password: Annotated[ResetPassword, Depends(use_case(lambda c: c.reset_password()))],
+) -> Response:
+    await reset_password.execute(token=body.token, new_password=body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
