@@ -179,7 +179,7 @@ def test_malformed_bodies_are_422(mail_client: TestClient, body: dict[str, Any])
 def test_requests_per_email_are_limited(
     database_url: str, mail_server: SmtpServer, inbox: SmtpServer
 ) -> None:
-    settings = {"smtp_host": mail_server.host, "smtp_port": mail_server.port}
+    settings: dict[str, Any] = {"smtp_host": mail_server.host, "smtp_port": mail_server.port}
     with make_client(
         database_url,
         smtp_security="none",
@@ -202,7 +202,11 @@ def test_requests_per_email_are_limited(
 
 
 def test_requests_per_client_address_are_limited(database_url: str, inbox: SmtpServer) -> None:
-    settings = {"smtp_host": inbox.host, "smtp_port": inbox.port, "smtp_security": "none"}
+    settings: dict[str, Any] = {
+        "smtp_host": inbox.host,
+        "smtp_port": inbox.port,
+        "smtp_security": "none",
+    }
     with make_client(
         database_url, peer="203.0.113.40", password_reset_max_per_client=2, **settings
     ) as client:
@@ -231,7 +235,11 @@ def test_production_without_smtp_host_is_503(database_url: str) -> None:
 def test_an_smtp_server_that_is_down_still_gets_202_and_a_log_line(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    down = {"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_security": "none"}
+    down: dict[str, Any] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": free_port(),
+        "smtp_security": "none",
+    }
     with make_client(database_url, **down) as client:
         user = _register(client)
         with caplog.at_level(logging.WARNING, logger="application.password_reset"):
