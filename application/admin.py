@@ -53,9 +53,9 @@ class ListUsers:
         return Page(summaries, users.next)
 
 
-async def _user_by_email(uow: UnitOfWork, email: str) -> User:
+async def _user_by_email(uow: UnitOfWork, email: str, *, for_update: bool = False) -> User:
     """The account registered with ``email``, compared case-insensitively (``UserNotFound``)."""
-    user = await uow.users.get_by_email(normalize_email(email))
+    user = await uow.users.get_by_email(normalize_email(email), for_update=for_update)
     if user is None:
         raise UserNotFound()
     return user
@@ -76,15 +76,16 @@ class DeleteUser:
     """Erase an account and everything it owns, as the operator: no password asked.
 
     Rules: the account is found by email as in ``FindUserByEmail``; the lookup and
-    the erasure are one transaction; the erased user is returned for the record.
+    the erasure are one transaction, the account locked from one to the other; the
+    erased user is returned for the record.
     """
 
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
     async def execute(self, *, email: str) -> User:
-        async with self._uow() as uow:
-            user = await _user_by_email(uow, email)
+        async with self._uow() as uow, uow.transaction():
+            user = await _user_by_email(uow, email, for_update=True)
             await uow.users.delete(user.id)
             await uow.commit()
         return user

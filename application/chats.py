@@ -7,10 +7,11 @@ or an empty list. Creating a chat needs no check: the foreign key refuses an orp
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 from uuid import UUID
 
 from application.auth import confirm_caller
-from application.idempotency import earlier_result
+from application.idempotency import DEFAULT_IN_FLIGHT, claim_key, release_key
 from application.ports import UnitOfWork
 from application.snapshots import chat_from_json, chat_to_json
 from domain.chats import Chat, TextLimits
@@ -36,25 +37,40 @@ class CreateChat:
 
     Rules: the title is trimmed, bounded, and defaults to "New chat"; a retry with
     the same Idempotency-Key and title returns the first chat, with another title
-    it is refused (``IdempotencyKeyReused``).
+    it is refused (``IdempotencyKeyReused``), and while the first is still running it
+    is told to retry (``IdempotencyKeyInFlight``); a failed request releases its key.
     """
 
-    def __init__(self, uow: Callable[[], UnitOfWork], limits: TextLimits) -> None:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        limits: TextLimits,
+        in_flight_for: timedelta = DEFAULT_IN_FLIGHT,
+    ) -> None:
         self._uow = uow
         self._limits = limits
+        self._in_flight_for = in_flight_for
 
     async def execute(
         self, *, user_id: UUID, title: str | None, idempotency_key: str | None = None
     ) -> Chat:
         chat = Chat(user_id=user_id, title=self._limits.title(title))
-        async with self._uow() as uow:
-            earlier = await earlier_result(uow, user_id, idempotency_key, "create_chat", chat.title)
-            if earlier is not None:
-                return chat_from_json(earlier)
-            await uow.chats.add(chat)
-            if idempotency_key is not None:
-                await uow.idempotency.complete(user_id, idempotency_key, chat_to_json(chat))
-            await uow.commit()
+        claim = None
+        try:
+            async with self._uow() as uow:
+                claimed = await claim_key(
+                    uow, user_id, idempotency_key, self._in_flight_for, "create_chat", chat.title
+                )
+                if isinstance(claimed, str):
+                    return chat_from_json(claimed)
+                claim = claimed
+                await uow.chats.add(chat)
+                if claim is not None:
+                    await uow.idempotency.complete(user_id, claim.key, chat_to_json(chat))
+                await uow.commit()
+        except BaseException:
+            await release_key(self._uow, claim)
+            raise
         return chat
 
 

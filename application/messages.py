@@ -1,14 +1,57 @@
 """Talking in a chat: posting a message and reading the conversation."""
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from uuid import UUID
 
 from application.chats import owned_chat
-from application.idempotency import earlier_result
+from application.idempotency import DEFAULT_IN_FLIGHT, Claim, claim_key, release_key
 from application.ports import AssistantResponder, UnitOfWork
 from application.snapshots import message_from_json, message_to_json
-from domain.chats import Message, Role, TextLimits
+from domain.chats import Chat, Message, Role, TextLimits
 from domain.paging import Page, PageRequest
+
+
+class Exchange:
+    """A reply on its way: its text as it comes (``chunks``), then the stored answer.
+
+    The reply is obtained and stored by a task of its own, so whoever listens may
+    stop listening (a client that disconnected) without losing anything: the
+    exchange is stored when the reply is complete. A replayed exchange (same
+    Idempotency-Key) has no chunks, only the answer stored the first time.
+    """
+
+    def __init__(
+        self, answer: "asyncio.Future[Message]", chunks: "asyncio.Queue[str | None]"
+    ) -> None:
+        self._answer = answer
+        self._chunks = chunks
+
+    @classmethod
+    def replayed(cls, answer: Message) -> "Exchange":
+        done: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        done.set_result(answer)
+        chunks: asyncio.Queue[str | None] = asyncio.Queue()
+        chunks.put_nowait(None)
+        return cls(done, chunks)
+
+    async def chunks(self, *, idle: float | None = None) -> AsyncIterator[str | None]:
+        """The reply's chunks in order; with ``idle``, None after that many quiet seconds."""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(self._chunks.get(), idle)
+            except TimeoutError:
+                yield None
+                continue
+            if chunk is None:
+                return
+            yield chunk
+
+    async def answer(self) -> Message:
+        """The stored reply once it is stored; raises what stopped it."""
+        # Shielded: a caller cancelled while waiting (a client gone) does not stop it.
+        return await asyncio.shield(self._answer)
 
 
 class PostMessage:
@@ -16,10 +59,14 @@ class PostMessage:
 
     Rules: only the chat's owner may post (anyone else gets ``ChatNotFound``, a
     deleted user ``InvalidToken``, and nothing is stored); the content holds
-    something besides white space and is bounded; the message and its reply are
-    written in one transaction, never one without the other; the chat's
-    ``updated_at`` moves to the reply's time; a retry with the same Idempotency-Key
-    and content returns the first reply unchanged.
+    something besides white space and is bounded; no database connection is held
+    while the assistant answers; the message and its reply are written together in
+    one transaction once the reply is complete, never one without the other, and
+    not at all when the assistant fails or the chat is deleted meanwhile
+    (``ChatNotFound``); the chat's ``updated_at`` moves to the reply's time; a retry
+    with the same Idempotency-Key and content returns the first reply unchanged, or
+    ``IdempotencyKeyInFlight`` while the first is still running; a failed request
+    releases its key.
     """
 
     def __init__(
@@ -27,10 +74,14 @@ class PostMessage:
         uow: Callable[[], UnitOfWork],
         assistant: AssistantResponder,
         limits: TextLimits,
+        in_flight_for: timedelta = DEFAULT_IN_FLIGHT,
     ) -> None:
         self._uow = uow
         self._assistant = assistant
         self._limits = limits
+        self._in_flight_for = in_flight_for
+        # Tasks are only weakly referenced by the event loop: keep the running ones.
+        self._running: set[asyncio.Task[Message]] = set()
 
     async def execute(
         self,
@@ -40,27 +91,76 @@ class PostMessage:
         content: str,
         idempotency_key: str | None = None,
     ) -> Message:
+        exchange = await self.start(
+            user_id=user_id, chat_id=chat_id, content=content, idempotency_key=idempotency_key
+        )
+        return await exchange.answer()
+
+    async def start(
+        self,
+        *,
+        user_id: UUID,
+        chat_id: UUID,
+        content: str,
+        idempotency_key: str | None = None,
+    ) -> Exchange:
+        """Check everything that can be checked up front, then set the reply going.
+
+        Every error of the checks (not the owner, key reused or in flight, database
+        away) is raised here, before anything streams.
+        """
         content = self._limits.content(content)
         async with self._uow() as uow:
-            earlier = await earlier_result(
-                uow, user_id, idempotency_key, "post_message", chat_id, content
-            )
-            if earlier is not None:
-                return message_from_json(earlier)
             chat = await owned_chat(uow, chat_id, user_id)
-            question = Message(chat_id=chat_id, user_id=user_id, role=Role.USER, content=content)
-            answer = Message(
-                chat_id=chat_id,
-                user_id=user_id,
-                role=Role.ASSISTANT,
-                content=await self._assistant.reply(chat, question),
+            claimed = await claim_key(
+                uow, user_id, idempotency_key, self._in_flight_for, "post_message", chat_id, content
             )
-            await uow.messages.add_many([question, answer])
-            await uow.chats.touch(chat_id, answer.created_at)
-            if idempotency_key is not None:
-                await uow.idempotency.complete(user_id, idempotency_key, message_to_json(answer))
-            await uow.commit()
+        if isinstance(claimed, str):
+            return Exchange.replayed(message_from_json(claimed))
+        question = Message(chat_id=chat_id, user_id=user_id, role=Role.USER, content=content)
+        chunks: asyncio.Queue[str | None] = asyncio.Queue()
+        task = asyncio.create_task(self._reply_and_store(chat, question, claimed, chunks))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+        return Exchange(task, chunks)
+
+    async def _reply_and_store(
+        self,
+        chat: Chat,
+        question: Message,
+        claim: Claim | None,
+        chunks: "asyncio.Queue[str | None]",
+    ) -> Message:
+        try:
+            parts: list[str] = []
+            async for chunk in self._assistant.reply(chat, question):
+                parts.append(chunk)
+                chunks.put_nowait(chunk)
+            answer = Message(
+                chat_id=chat.id,
+                user_id=question.user_id,
+                role=Role.ASSISTANT,
+                content="".join(parts),
+            )
+            async with self._uow() as uow:
+                await uow.messages.add_many([question, answer])
+                await uow.chats.touch(chat.id, answer.created_at)
+                if claim is not None:
+                    await uow.idempotency.complete(
+                        claim.user_id, claim.key, message_to_json(answer)
+                    )
+                await uow.commit()
+        except BaseException:
+            await release_key(self._uow, claim)
+            raise
+        finally:
+            chunks.put_nowait(None)
         return answer
+
+    def _finished(self, task: "asyncio.Task[Message]") -> None:
+        self._running.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody may be left to await a failed reply
 
 
 class ListMessages:

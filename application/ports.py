@@ -4,6 +4,7 @@ Adapters implement these structurally; nothing here knows which library does.
 """
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -24,7 +25,9 @@ class UserRepository(Protocol):
 
     async def get(self, user_id: UUID) -> User | None: ...
 
-    async def get_by_email(self, email: str) -> User | None: ...
+    async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:
+        """With ``for_update``, inside ``UnitOfWork.transaction()``, the row stays locked
+        until the transaction ends."""
 
     async def exists(self, user_id: UUID) -> bool: ...
 
@@ -130,18 +133,29 @@ class IdempotentRecord:
     """A request already made with one Idempotency-Key, and what it produced."""
 
     request_hash: str
-    result: str | None  # None while the first request is still in flight
-    created_at: datetime | None = None
+    result: str | None  # None while that request is in flight
+    created_at: datetime | None = None  # when it claimed the key
 
 
 class IdempotencyStore(Protocol):
-    async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
-        """Reserve the key in this transaction: None when it is fresh, else the earlier record.
+    async def claim(
+        self, user_id: UUID, key: str, request_hash: str, *, in_flight_for: timedelta
+    ) -> IdempotentRecord | None:
+        """Record the key as in flight for this request; None when this call took it.
 
-        A concurrent claim of the same key waits until the first transaction ends.
+        The record is committed at once, in a transaction of its own (call it before the
+        unit of work writes anything): a concurrent request with the same key sees it
+        while this one is still running, and no lock is held meanwhile. A key whose
+        request has been in flight for longer than ``in_flight_for`` counts as
+        abandoned (its process died) and is taken over. Otherwise the earlier record
+        is returned as it stands, finished or still in flight.
         """
 
-    async def complete(self, user_id: UUID, key: str, result: str) -> None: ...
+    async def complete(self, user_id: UUID, key: str, result: str) -> None:
+        """Store what the request produced (a write of the unit of work, at ``commit``)."""
+
+    async def release(self, user_id: UUID, key: str, request_hash: str) -> None:
+        """Forget the key if it is still in flight for that request (it failed): a write."""
 
     async def purge(self, older_than: datetime) -> None:
         """Forget keys first used before ``older_than``."""
@@ -181,7 +195,20 @@ class ResetTokenRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without ``commit`` rolls back."""
+    """A borrowed database connection for one step of a use case, and its writes.
+
+    Reads run when asked, each on its own, outside any transaction: each sees what is
+    committed at that moment and locks nothing. Writes are held back and made together
+    at ``commit``, in one transaction: all of them or none. Leaving the block without
+    ``commit`` discards them. A write that returns something (``rename``,
+    ``delete_owned``) runs at once, inside the transaction ``commit`` ends.
+
+    So a read and a later write are not atomic: another request may change the row
+    in between. A use case that needs them to be (read, decide, write) opens
+    ``transaction()``; reads that ask for it (``for_update``) lock their rows there.
+    Nothing slow (a password hash, a model's reply) belongs inside a unit of work:
+    open one, do the reads, leave; do the slow part; open another for the writes.
+    """
 
     # Read-only here, so an adapter may expose its own concrete repository types.
     @property
@@ -213,6 +240,14 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """One transaction from now on: reads inside it and the writes ``commit`` makes.
+
+        It begins when the block is entered; ``commit`` inside the block ends it,
+        leaving the block without ``commit`` rolls it back.
+        """
+        ...
 
     async def commit(self) -> None: ...
 
@@ -255,8 +290,11 @@ class EmailSender(Protocol):
 
 
 class AssistantResponder(Protocol):
-    async def reply(self, chat: Chat, message: Message) -> str:
-        """The assistant's answer to ``message`` in ``chat``.
+    def reply(self, chat: Chat, message: Message) -> AsyncIterator[str]:
+        """The assistant's answer to ``message`` in ``chat``, as text chunks in order.
 
-        A real model will read history and memories through ports of its own.
+        Raises ``AssistantUnavailable`` when it cannot answer (before or after the
+        first chunk). A real model will read history and memories through ports of
+        its own.
         """
+        ...

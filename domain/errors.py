@@ -66,6 +66,25 @@ class IdempotencyKeyReused(DomainError):
         super().__init__("This Idempotency-Key was already used with a different request body.")
 
 
+class IdempotencyKeyInFlight(DomainError):
+    """The first request with this key is still running; ``retry_after`` in whole seconds."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still in progress. Retry shortly to get "
+            "its result."
+        )
+        self.retry_after = retry_after
+
+
+class AssistantUnavailable(DomainError):
+    """The assistant could not answer; nothing of the exchange was stored."""
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("The assistant could not answer. Try again shortly.")
+        self.retry_after = retry_after
+
+
 class InvalidCursor(DomainError):
     def __init__(self) -> None:
         super().__init__("The paging cursor is malformed or does not belong to this listing.")

@@ -164,13 +164,22 @@ class Container(containers.DeclarativeContainer):
     )
     authenticate_user = providers.Singleton(AuthenticateUser, uow=uow.provider, tokens=tokens)
     identify_caller = providers.Singleton(IdentifyCaller, tokens=tokens)
-    create_chat = providers.Singleton(CreateChat, uow=uow.provider, limits=text_limits)
+    in_flight_for = providers.Callable(
+        lambda seconds: timedelta(seconds=seconds), settings.provided.idempotency_in_flight_seconds
+    )
+    create_chat = providers.Singleton(
+        CreateChat, uow=uow.provider, limits=text_limits, in_flight_for=in_flight_for
+    )
     list_chats = providers.Singleton(ListChats, uow=uow.provider)
     get_chat = providers.Singleton(GetChat, uow=uow.provider)
     rename_chat = providers.Singleton(RenameChat, uow=uow.provider, limits=text_limits)
     delete_chat = providers.Singleton(DeleteChat, uow=uow.provider)
     post_message = providers.Singleton(
-        PostMessage, uow=uow.provider, assistant=assistant, limits=text_limits
+        PostMessage,
+        uow=uow.provider,
+        assistant=assistant,
+        limits=text_limits,
+        in_flight_for=in_flight_for,
     )
     list_messages = providers.Singleton(ListMessages, uow=uow.provider)
     get_profile = providers.Singleton(GetProfile, uow=uow.provider)

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(default_factory=list)
     idempotency_retention_hours: int = Field(default=24, ge=24)
+    # A key whose request died (process killed) blocks its owner's retries this long.
+    idempotency_in_flight_seconds: int = Field(default=120, ge=1)
     maintenance_interval_seconds: int = Field(default=3600, ge=1)
 
     def check_secrets(self) -> None:

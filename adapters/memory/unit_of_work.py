@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -10,7 +11,7 @@ from uuid import UUID
 
 from application.ports import IdempotentRecord
 from domain.chats import Chat, Message
-from domain.errors import EmailAlreadyRegistered, InvalidToken, UserNotFound
+from domain.errors import ChatNotFound, EmailAlreadyRegistered, InvalidToken, UserNotFound
 from domain.paging import Order, Page, PageRequest, Position
 from domain.password_resets import ResetToken
 from domain.sessions import Caller, Session
@@ -81,7 +82,7 @@ class InMemoryUserRepository:
     async def get(self, user_id: UUID) -> User | None:
         return self._state.users.get(user_id)
 
-    async def get_by_email(self, email: str) -> User | None:
+    async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:
         return next((u for u in self._state.users.values() if u.email == email), None)
 
     async def exists(self, user_id: UUID) -> bool:
@@ -169,6 +170,11 @@ class InMemoryMessageRepository:
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         for message in messages:
+            # The foreign keys the SQL schema enforces.
+            if message.chat_id not in self._state.chats:
+                raise ChatNotFound()
+            if message.user_id not in self._state.users:
+                raise InvalidToken()
             self._state.messages[message.id] = message
 
     async def list_in_chat(
@@ -264,20 +270,37 @@ class InMemorySessionRepository:
 
 
 class InMemoryIdempotencyStore:
-    def __init__(self, state: InMemoryState) -> None:
+    def __init__(self, state: InMemoryState, committed: "InMemoryStore") -> None:
         self._state = state
+        self._committed = committed
 
-    async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
+    async def claim(
+        self, user_id: UUID, key: str, request_hash: str, *, in_flight_for: timedelta
+    ) -> IdempotentRecord | None:
+        now = datetime.now(UTC)
         earlier = self._state.idempotency.get((user_id, key))
-        if earlier is None:
-            self._state.idempotency[(user_id, key)] = IdempotentRecord(
-                request_hash, None, datetime.now(UTC)
-            )
-        return earlier
+        abandoned = (
+            earlier is not None
+            and earlier.result is None
+            and earlier.created_at is not None
+            and earlier.created_at < now - in_flight_for
+        )
+        if earlier is not None and not abandoned:
+            return earlier
+        claimed = IdempotentRecord(request_hash, None, now)
+        # Committed at once, as the port says, whatever this unit of work does next.
+        self._state.idempotency[(user_id, key)] = claimed
+        self._committed.state.idempotency[(user_id, key)] = claimed
+        return None
 
     async def complete(self, user_id: UUID, key: str, result: str) -> None:
         record = self._state.idempotency[(user_id, key)]
         self._state.idempotency[(user_id, key)] = replace(record, result=result)
+
+    async def release(self, user_id: UUID, key: str, request_hash: str) -> None:
+        record = self._state.idempotency.get((user_id, key))
+        if record is not None and record.result is None and record.request_hash == request_hash:
+            del self._state.idempotency[(user_id, key)]
 
     async def purge(self, older_than: datetime) -> None:
         self._state.idempotency = {
@@ -344,7 +367,11 @@ class InMemoryResetTokenRepository:
 
 
 class InMemoryUnitOfWork:
-    """Works on a private copy of the store; ``commit`` publishes it."""
+    """Works on a private copy of the store; ``commit`` publishes it.
+
+    The store's lock is held from entering to leaving, so every unit of work is
+    serialisable here; ``transaction()`` adds only its rollback on leaving.
+    """
 
     users: InMemoryUserRepository
     chats: InMemoryChatRepository
@@ -357,19 +384,24 @@ class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._state = InMemoryState()
+        self._in_transaction = False
         self.committed = False
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
+        self._fork()
+        return self
+
+    def _fork(self) -> None:
+        """Start over from the committed state (on entering, and on a rollback)."""
         self._state = self._store.state.copy()
         self.users = InMemoryUserRepository(self._state)
         self.chats = InMemoryChatRepository(self._state)
         self.messages = InMemoryMessageRepository(self._state)
         self.sessions = InMemorySessionRepository(self._state)
-        self.idempotency = InMemoryIdempotencyStore(self._state)
+        self.idempotency = InMemoryIdempotencyStore(self._state, self._store)
         self.attempts = InMemoryAttemptCounter(self._state)
         self.reset_tokens = InMemoryResetTokenRepository(self._state)
-        return self
 
     async def __aexit__(
         self,
@@ -379,6 +411,19 @@ class InMemoryUnitOfWork:
     ) -> None:
         self._store.lock.release()
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._in_transaction:
+            raise RuntimeError("a transaction is already open")
+        self._in_transaction = True
+        try:
+            yield
+        finally:
+            if self._in_transaction:  # left without commit: roll back
+                self._in_transaction = False
+                self._fork()
+
     async def commit(self) -> None:
         self._store.state = self._state
+        self._in_transaction = False
         self.committed = True

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     Column,
+    Float,
     Integer,
     Select,
     String,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal_column,
     select,
     tuple_,
     update,
@@ -158,6 +160,37 @@ _TOUCH = precompile(
     )
 )
 _ADD_MESSAGE = precompile(messages.insert())
+_USER_BY_EMAIL_FOR_UPDATE = precompile(
+    select(users).where(users.c.email == bindparam("email")).with_for_update()
+)
+
+_claimed = insert(idempotency_keys).values(
+    user_id=bindparam("user_id"),
+    key=bindparam("key"),
+    request_hash=bindparam("request_hash"),
+    created_at=func.now(),
+)
+# A key still in flight after this long was left by a request that died: take it over.
+_abandoned = idempotency_keys.c.result.is_(None) & (
+    idempotency_keys.c.created_at
+    < func.now()
+    - literal_column("interval '1 second'") * bindparam("in_flight_seconds", type_=Float())
+)
+_CLAIM_KEY = precompile(
+    _claimed.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.user_id, idempotency_keys.c.key],
+        set_={"request_hash": _claimed.excluded.request_hash, "created_at": func.now()},
+        where=_abandoned,
+    ).returning(idempotency_keys.c.key)
+)
+_KEY_RECORD = precompile(
+    select(
+        idempotency_keys.c.request_hash, idempotency_keys.c.result, idempotency_keys.c.created_at
+    ).where(
+        idempotency_keys.c.user_id == bindparam("user_id"),
+        idempotency_keys.c.key == bindparam("key"),
+    )
+)
 
 
 class SqlAlchemyUserRepository:
@@ -178,8 +211,9 @@ class SqlAlchemyUserRepository:
         rows = await self._connection.fetch(_USER_BY_ID, {"user_id": user_id})
         return _user(rows[0]) if rows else None
 
-    async def get_by_email(self, email: str) -> User | None:
-        rows = await self._connection.fetch(_USER_BY_EMAIL, {"email": email})
+    async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:
+        query = _USER_BY_EMAIL_FOR_UPDATE if for_update else _USER_BY_EMAIL
+        rows = await self._connection.fetch(query, {"email": email})
         return _user(rows[0]) if rows else None
 
     async def exists(self, user_id: UUID) -> bool:
@@ -485,33 +519,44 @@ class SqlAlchemyIdempotencyStore:
     def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
-    async def claim(self, user_id: UUID, key: str, request_hash: str) -> IdempotentRecord | None:
-        # The insert takes the key's index entry; a concurrent claim blocks on it until
-        # this transaction ends, then sees the committed row (or inserts, after a rollback).
-        inserted = await self._connection.execute(
-            insert(idempotency_keys)
-            .values(user_id=user_id, key=key, request_hash=request_hash)
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.key)
-        )
-        if inserted.first() is not None:
+    async def claim(
+        self, user_id: UUID, key: str, request_hash: str, *, in_flight_for: timedelta
+    ) -> IdempotentRecord | None:
+        # One statement, committed on its own: a fresh key is inserted, an abandoned one
+        # taken over; either way a row comes back. No row: the key is someone's already.
+        parameters = {
+            "user_id": user_id,
+            "key": key,
+            "request_hash": request_hash,
+            "in_flight_seconds": in_flight_for.total_seconds(),
+        }
+        if await self._connection.fetch_committed(_CLAIM_KEY, parameters):
             return None
-        row = (
-            await self._connection.execute(
-                select(idempotency_keys.c.request_hash, idempotency_keys.c.result).where(
-                    idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
-                )
-            )
-        ).first()
-        if row is None:  # purged as expired between the two statements
-            return None
-        return IdempotentRecord(request_hash=row.request_hash, result=row.result)
+        rows = await self._connection.fetch(_KEY_RECORD, {"user_id": user_id, "key": key})
+        if not rows:  # released or purged between the two statements: try once more
+            if await self._connection.fetch_committed(_CLAIM_KEY, parameters):
+                return None
+            rows = await self._connection.fetch(_KEY_RECORD, {"user_id": user_id, "key": key})
+            if not rows:
+                return None
+        found_hash, result, created_at = rows[0]
+        return IdempotentRecord(request_hash=found_hash, result=result, created_at=created_at)
 
     async def complete(self, user_id: UUID, key: str, result: str) -> None:
         await self._connection.execute(
             update(idempotency_keys)
             .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
             .values(result=result)
+        )
+
+    async def release(self, user_id: UUID, key: str, request_hash: str) -> None:
+        await self._connection.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.user_id == user_id,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.request_hash == request_hash,
+                idempotency_keys.c.result.is_(None),
+            )
         )
 
     async def purge(self, older_than: datetime) -> None:

@@ -15,6 +15,12 @@ PostgreSQL, not into the statements. ``Statements`` spends them carefully:
 - **Reads see the unit of work's own writes.** Anything that returns rows once a write is
   queued (a read, a RETURNING, a stream) first opens the transaction and sends the queue;
   so does a write with RETURNING, and a stream (server-side cursors need a transaction).
+- **A transaction on request.** ``begin`` opens one at once, for a use case that reads
+  and then writes and needs both to see the same rows (``UnitOfWork.transaction``);
+  ``rollback`` ends it without a trace.
+- **One statement on its own.** ``fetch_committed`` runs a write with RETURNING outside
+  the unit of work's transaction, committed as soon as it ran (an Idempotency-Key
+  recorded as in flight must be visible to other requests at once).
 - **Hot statements skip SQLAlchemy's execution path.** ``precompile`` turns a Core
   statement into psycopg's SQL once, at import; ``fetch`` and ``write`` hand that SQL and
   the parameters to psycopg directly. SQLAlchemy still writes every statement (from the
@@ -129,6 +135,42 @@ class Statements:
         if statement.returns_rows or not statement.writes:
             raise ValueError("write() takes a write without RETURNING; use fetch()")
         self._queued.append((statement, parameters))
+
+    async def fetch_committed(
+        self, statement: Precompiled, parameters: Mapping[str, Any]
+    ) -> list[Row]:
+        """Run ``statement`` alone, in autocommit: it is committed when this returns."""
+        if self._queued or self._in_transaction:
+            raise RuntimeError("fetch_committed() runs before anything else is written")
+        driver = await self._driver_connection()
+        try:
+            cursor = await driver.execute(statement.sql, parameters)
+            return await cursor.fetchall()
+        except psycopg.Error as error:
+            raise await self._wrapped(driver, error) from error
+
+    async def begin(self) -> None:
+        """Open the transaction now (with any writes queued so far): one round trip."""
+        if self._in_transaction:
+            raise RuntimeError("a transaction is already open")
+        await self._send(commit=False)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    async def rollback(self) -> None:
+        """Forget the queued writes and end the open transaction, if any."""
+        self._queued = []
+        if not self._in_transaction:
+            return
+        self._in_transaction = False
+        driver = await self._driver_connection()
+        try:
+            await driver.execute(b"ROLLBACK")
+        except psycopg.Error as error:
+            raise await self._wrapped(driver, error) from error
+        await self._connection.rollback()  # SQLAlchemy's bookkeeping; no round trip
 
     async def stream(self, statement: TypedReturnsRows[*Ts]) -> AsyncResult[*Ts]:
         await self._begin_and_flush()  # a server-side cursor lives in a transaction

@@ -1,6 +1,9 @@
-"""One database transaction per use-case step, in as few round trips as it allows."""
+"""A pooled connection per use-case step, in as few round trips as it allows."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -21,14 +24,15 @@ from adapters.sqlalchemy.statements import Statements
 
 
 class SqlAlchemyUnitOfWork:
-    """A connection and its transaction; rolled back unless ``commit`` was called.
+    """A connection and the writes made on it; rolled back unless ``commit`` was called.
 
     The connection runs in autocommit mode and ``Statements`` opens the transaction
     only when something is written: reads before it need no BEGIN and no ROLLBACK,
     and the writes go out with BEGIN and COMMIT in one pipeline at ``commit``
-    (see ``adapters.sqlalchemy.statements``). Database exceptions leave it as domain
-    errors (``adapters.sqlalchemy.errors``), so use cases and entrypoints never see a
-    driver exception.
+    (see ``adapters.sqlalchemy.statements``). ``transaction()`` opens it at once
+    instead, for a read and a write that must be atomic. Database exceptions leave it
+    as domain errors (``adapters.sqlalchemy.errors``), so use cases and entrypoints
+    never see a driver exception.
     """
 
     users: SqlAlchemyUserRepository
@@ -88,6 +92,29 @@ class SqlAlchemyUnitOfWork:
             await self._statements.commit()
         except Exception as error:
             raise (translate(error) or error) from error
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN now; ``commit`` inside ends it, leaving without one rolls it back."""
+        assert self._connection is not None, "transaction() outside 'async with'"
+        try:
+            await self._statements.begin()
+        except Exception as error:
+            raise (translate(error) or error) from error
+        try:
+            yield
+        except Exception:
+            if self._statements.in_transaction:
+                # The block's error is the one to report; closing rolls back at worst.
+                with contextlib.suppress(Exception):
+                    await self._statements.rollback()
+            raise
+        if self._statements.in_transaction:
+            # Left without commit: roll back now, so the unit of work stays usable.
+            try:
+                await self._statements.rollback()
+            except Exception as error:
+                raise (translate(error) or error) from error
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None

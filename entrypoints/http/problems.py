@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
+    AssistantUnavailable,
     DomainError,
     EmailAlreadyRegistered,
+    IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidCredentials,
     InvalidCursor,
@@ -40,23 +42,24 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "not-found"),
     (TooManyAttempts, 429, "too-many-attempts"),
     (IdempotencyKeyReused, 422, "idempotency-key-reused"),
+    (IdempotencyKeyInFlight, 409, "idempotency-key-in-flight"),
     (InvalidCursor, 400, "invalid-cursor"),
     (InvalidInput, 422, "invalid-input"),
     (ServiceUnavailable, 503, "service-unavailable"),
     (InvalidResetToken, 400, "invalid-reset-token"),
     (PasswordResetUnavailable, 503, "password-reset-unavailable"),
+    (AssistantUnavailable, 503, "assistant-unavailable"),
 ]
 
 
-def problem(
+def problem_document(
     status: int,
     detail: str | None = None,
     *,
     slug: str | None = None,
-    headers: dict[str, str] | None = None,
     request: Request | None = None,
     **extra: Any,
-) -> JSONResponse:
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}" if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -70,20 +73,51 @@ def problem(
         if request_id:
             body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    request: Request | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = problem_document(status, detail, slug=slug, request=request, **extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _status_of(error: DomainError) -> tuple[int, str | None]:
+    return next(((s, g) for cls, s, g in _STATUS if isinstance(error, cls)), (400, None))
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    status, slug = next(((s, g) for cls, s, g in _STATUS if isinstance(error, cls)), (400, None))
+    status, slug = _status_of(error)
     headers: dict[str, str] = {}
     if isinstance(error, InvalidToken):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    if isinstance(error, TooManyAttempts | ServiceUnavailable):
+    if isinstance(
+        error,
+        TooManyAttempts | ServiceUnavailable | IdempotencyKeyInFlight | AssistantUnavailable,
+    ):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, ServiceUnavailable):
         logger.warning("database unavailable: %s", type(error.__cause__).__name__)
     return problem(status, str(error), slug=slug, headers=headers, request=request)
+
+
+def error_document(request: Request, error: Exception) -> dict[str, Any]:
+    """The problem document for an error met once a response has started (a stream's
+    ``error`` event): the same table as above, without the status line to carry it."""
+    if isinstance(error, DomainError):
+        status, slug = _status_of(error)
+        extra = {"retry_after": getattr(error, "retry_after", None)}
+        return problem_document(status, str(error), slug=slug, request=request, **extra)
+    logger.error("unhandled error in a stream", exc_info=error)
+    return problem_document(500, "Something went wrong on our side.", request=request)
 
 
 def _clean(error: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,9 @@ async def test_expired_keys_and_windows_are_purged_and_recent_ones_kept(
     old_subject, new_subject = f"old:{uuid.uuid4()}", f"new:{uuid.uuid4()}"
     now = datetime.now(UTC)
     async with uow() as work:
-        await work.idempotency.claim(saved_user.id, "recent", "h")
+        await work.idempotency.claim(
+            saved_user.id, "recent", "h", in_flight_for=timedelta(minutes=2)
+        )
         await work.attempts.record([old_subject], now - timedelta(days=2), timedelta(hours=1))
         await work.attempts.record([new_subject], now, timedelta(hours=1))
         await work.commit()
@@ -24,10 +26,17 @@ async def test_expired_keys_and_windows_are_purged_and_recent_ones_kept(
     await purge.execute(now=now)
     async with uow() as work:
         windows = await work.attempts.windows([old_subject, new_subject])
-        kept = await work.idempotency.claim(saved_user.id, "recent", "other")
+        kept = await work.idempotency.claim(
+            saved_user.id, "recent", "other", in_flight_for=timedelta(minutes=2)
+        )
     assert set(windows) == {new_subject}
     assert kept is not None  # younger than 24 hours: still remembered
 
     await purge.execute(now=now + timedelta(days=2))  # now the key is old too
     async with uow() as work:
-        assert await work.idempotency.claim(saved_user.id, "recent", "h") is None
+        assert (
+            await work.idempotency.claim(
+                saved_user.id, "recent", "h", in_flight_for=timedelta(minutes=2)
+            )
+            is None
+        )

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.ports import IdempotentRecord
 from domain.chats import Chat, Message, Role
 from domain.errors import ChatNotFound, EmailAlreadyRegistered, InvalidToken, ServiceUnavailable
 from domain.paging import Order, PageRequest
@@ -84,8 +85,10 @@ async def test_deleting_a_user_cascades_to_everything_they_own(
 ) -> None:
     message = Message(chat_id=saved_chat.id, user_id=saved_user.id, role=Role.USER, content="x")
     async with uow() as work:
+        await work.idempotency.claim(
+            saved_user.id, "key", "hash", in_flight_for=timedelta(minutes=2)
+        )
         await work.messages.add_many([message])
-        await work.idempotency.claim(saved_user.id, "key", "hash")
         await work.commit()
 
     async with uow() as work:
@@ -145,22 +148,104 @@ async def test_keyset_paging_never_skips_or_repeats_rows_with_equal_timestamps(
         assert seen == [m.id for m in expected]
 
 
+IN_FLIGHT = timedelta(minutes=2)
+
+
 async def test_concurrent_claims_of_one_idempotency_key_let_exactly_one_through(
     uow: UowFactory, saved_user: User
 ) -> None:
-    async def attempt() -> bool:
+    async def attempt() -> IdempotentRecord | None:
         async with uow() as work:
-            earlier = await work.idempotency.claim(saved_user.id, "same-key", "h")
-            if earlier is not None:
-                return False
-            await asyncio.sleep(0.05)  # hold the claim while the others wait on it
-            await work.idempotency.complete(saved_user.id, "same-key", "result")
-            await work.commit()
-            return True
+            return await work.idempotency.claim(
+                saved_user.id, "same-key", "h", in_flight_for=IN_FLIGHT
+            )
 
     results = await asyncio.gather(*(attempt() for _ in range(5)))
 
-    assert sorted(results) == [False] * 4 + [True]
+    assert sum(result is None for result in results) == 1
+    others = [result for result in results if result is not None]
+    assert all(other.result is None and other.request_hash == "h" for other in others)
+
+
+async def test_a_claim_is_committed_at_once_and_holds_no_lock(
+    uow: UowFactory, saved_user: User
+) -> None:
+    async with uow() as first:
+        assert (
+            await first.idempotency.claim(saved_user.id, "k", "h", in_flight_for=IN_FLIGHT) is None
+        )
+        # Still inside the first unit of work: another sees the key in flight, without waiting.
+        async with uow() as second, asyncio.timeout(5):
+            seen = await second.idempotency.claim(saved_user.id, "k", "h", in_flight_for=IN_FLIGHT)
+        assert seen is not None
+        assert seen.result is None
+    async with uow() as later:  # the first left without commit: the claim stays
+        assert await later.idempotency.claim(saved_user.id, "k", "h", in_flight_for=IN_FLIGHT)
+
+
+async def test_a_completed_key_returns_its_result_and_is_never_taken_over(
+    uow: UowFactory, saved_user: User
+) -> None:
+    async with uow() as work:
+        await work.idempotency.claim(saved_user.id, "done", "h", in_flight_for=IN_FLIGHT)
+        await work.idempotency.complete(saved_user.id, "done", "result")
+        await work.commit()
+
+    async with uow() as work:
+        earlier = await work.idempotency.claim(
+            saved_user.id, "done", "h", in_flight_for=timedelta(0)
+        )
+    assert earlier is not None
+    assert earlier.result == "result"
+
+
+async def test_a_key_in_flight_for_too_long_is_taken_over(
+    uow: UowFactory, saved_user: User
+) -> None:
+    async with uow() as work:
+        await work.idempotency.claim(saved_user.id, "stuck", "h", in_flight_for=IN_FLIGHT)
+    async with uow() as work:
+        recent = await work.idempotency.claim(saved_user.id, "stuck", "h", in_flight_for=IN_FLIGHT)
+    await asyncio.sleep(0.01)
+    async with uow() as work:
+        stale = await work.idempotency.claim(
+            saved_user.id, "stuck", "h2", in_flight_for=timedelta(milliseconds=1)
+        )
+    async with uow() as work:
+        now_held = await work.idempotency.claim(
+            saved_user.id, "stuck", "h", in_flight_for=IN_FLIGHT
+        )
+
+    assert recent is not None  # still within its bound
+    assert stale is None  # taken over
+    assert now_held is not None
+    assert now_held.request_hash == "h2"
+
+
+async def test_release_forgets_only_an_unfinished_key_of_that_request(
+    uow: UowFactory, saved_user: User
+) -> None:
+    async with uow() as work:
+        await work.idempotency.claim(saved_user.id, "failed", "h", in_flight_for=IN_FLIGHT)
+        await work.idempotency.claim(saved_user.id, "finished", "h", in_flight_for=IN_FLIGHT)
+        await work.idempotency.complete(saved_user.id, "finished", "result")
+        await work.idempotency.release(saved_user.id, "failed", "other request")
+        await work.commit()
+    async with uow() as work:
+        await work.idempotency.release(saved_user.id, "failed", "h")
+        await work.idempotency.release(saved_user.id, "finished", "h")
+        await work.commit()
+
+    async with uow() as work:
+        assert (
+            await work.idempotency.claim(saved_user.id, "failed", "h", in_flight_for=IN_FLIGHT)
+            is None
+        )
+        finished = await work.idempotency.claim(
+            saved_user.id, "finished", "h", in_flight_for=IN_FLIGHT
+        )
+    assert finished is not None
+    assert finished.result == "result"
 
 
 async def test_attempt_windows_count_and_restart(uow: UowFactory) -> None:
@@ -211,3 +296,51 @@ async def test_a_message_for_a_vanished_chat_is_chat_not_found(
         async with uow() as work:
             await work.messages.add_many([orphan])
             await work.commit()
+
+
+async def test_a_transaction_sees_its_own_writes_and_rolls_back_unless_committed(
+    uow: UowFactory,
+) -> None:
+    dropped, kept = _user(), _user()
+    async with uow() as work:
+        async with work.transaction():
+            await work.users.add(dropped)
+            assert await work.users.get_by_email(dropped.email) == dropped
+        async with work.transaction():  # the unit of work stays usable after a rollback
+            await work.users.add(kept)
+            await work.commit()
+
+    async with uow() as work:
+        assert await work.users.get(dropped.id) is None
+        assert await work.users.get(kept.id) == kept
+
+
+async def test_a_row_read_for_update_stays_locked_until_the_transaction_ends(
+    uow: UowFactory, saved_user: User
+) -> None:
+    async def read_locked() -> User | None:
+        async with uow() as work, work.transaction():
+            return await work.users.get_by_email(saved_user.email, for_update=True)
+
+    async with uow() as first, first.transaction():
+        assert await first.users.get_by_email(saved_user.email, for_update=True) == saved_user
+        second = asyncio.create_task(read_locked())
+        await asyncio.sleep(0.2)  # let it reach the lock
+        await first.users.delete(saved_user.id)
+        await first.commit()
+
+    # It waited for the lock, then found the row gone; without the lock it would have
+    # read the user before the delete.
+    assert await second is None
+
+
+async def test_an_error_inside_a_transaction_rolls_it_back(uow: UowFactory) -> None:
+    user = _user()
+    with pytest.raises(RuntimeError):
+        async with uow() as work, work.transaction():
+            await work.users.add(user)
+            await work.users.get(user.id)  # sends the insert, inside the transaction
+            raise RuntimeError("boom")
+
+    async with uow() as work:
+        assert await work.users.get(user.id) is None

@@ -12,7 +12,7 @@ async def test_purge_drops_only_what_is_past_its_retention() -> None:
     now = datetime.now(UTC)
     user_id = uuid.uuid4()
     async with InMemoryUnitOfWork(store) as uow:
-        await uow.idempotency.claim(user_id, "key", "hash")
+        await uow.idempotency.claim(user_id, "key", "hash", in_flight_for=timedelta(minutes=2))
         await uow.attempts.record(["old"], now - timedelta(hours=3), timedelta(hours=1))
         await uow.attempts.record(["fresh"], now, timedelta(hours=1))
         await uow.commit()

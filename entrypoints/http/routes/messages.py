@@ -8,6 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from application.messages import ListMessages, PostMessage
 from domain.paging import Order
 from entrypoints.http.dependencies import TokenUser, use_case
+from entrypoints.http.event_stream import (
+    EVENT_STREAM,
+    EVENT_STREAM_EXAMPLE,
+    reply_stream,
+    wants_event_stream,
+)
 from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.rendering import message_response, messages_response
@@ -21,16 +27,37 @@ router = APIRouter(prefix="/chats/{chat_id}/messages", tags=["messages"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=MessageResponse,
-    responses=problems(401, 404, 413, 422, 503),
-    summary="Post a message; the assistant's reply comes back",
+    responses={
+        201: {"description": "The assistant's reply, stored with the message (JSON)."},
+        200: {
+            "description": (
+                "With `Accept: text/event-stream`: the reply as it is written. Zero or more "
+                '`delta` events (`{"content": "<chunk>"}`), then one `done` event with '
+                "the stored reply (as the 201 body), or one `error` event with a problem "
+                "document if it failed after the stream began (nothing is stored then). "
+                "Errors found before the stream are ordinary problem responses."
+            ),
+            "content": {
+                EVENT_STREAM: {"schema": {"type": "string"}, "example": EVENT_STREAM_EXAMPLE}
+            },
+        },
+        **problems(401, 404, 409, 413, 422, 503),
+    },
+    summary="Post a message; the assistant's reply comes back (JSON, or streamed)",
 )
 async def post_message(
     chat_id: UUID,
     body: MessageCreate,
+    request: Request,
     user_id: TokenUser,
     post: Annotated[PostMessage, Depends(use_case(lambda c: c.post_message()))],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    if wants_event_stream(request):
+        exchange = await post.start(
+            user_id=user_id, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
+        )
+        return reply_stream(exchange, request)
     reply = await post.execute(
         user_id=user_id, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
     )
