@@ -63,10 +63,8 @@ class ChatRepository(Protocol):
     async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
         """Delete the chat and its messages; False when there was none to delete."""
 
-    async def iter_owned(self, user_id: UUID) -> AsyncIterator[Chat]:
-        """Every chat of the user, oldest first, without holding them all in memory."""
-        raise NotImplementedError
-        yield  # pragma: no cover
+    async def list_owned_oldest_first(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
+        """By ``(created_at, id)``, oldest first (``page.order`` does not apply)."""
 
 
 class MessageRepository(Protocol):
@@ -78,11 +76,6 @@ class MessageRepository(Protocol):
         """A page of the chat; with ``owner``, an empty page unless that user owns the chat."""
 
     async def count_in_chat(self, chat_id: UUID) -> int: ...
-
-    async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
-        """Every message of the chat, oldest first, streamed."""
-        raise NotImplementedError
-        yield  # pragma: no cover
 
 
 class SessionRepository(Protocol):

@@ -1,11 +1,13 @@
 """The account holder's own data: profile, export, erasure."""
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from uuid import UUID
 
 from application.ports import PasswordHasher, UnitOfWork
 from domain.chats import Chat, Message
 from domain.errors import UserNotFound, WrongPassword
+from domain.paging import Order, PageRequest
 from domain.users import User
 
 
@@ -28,21 +30,44 @@ class ExportUserData:
 
     Yields the ``User`` first, then each ``Chat`` (oldest first) followed by its
     messages (oldest first), so a large account never sits in memory at once.
+
+    Rules: read in keyset pages, one short unit of work per page, so a connection is
+    held only while a page is read, never while a slow client downloads. So it is
+    not a snapshot: a message posted while the export runs may or may not be in it.
     """
 
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], page_size: int = 500) -> None:
         self._uow = uow
+        self._page_size = page_size
 
     async def execute(self, *, user_id: UUID) -> AsyncIterator[User | Chat | Message]:
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
-            if user is None:
-                raise UserNotFound()
-            yield user
-            async for chat in uow.chats.iter_owned(user_id):
+        if user is None:
+            raise UserNotFound()
+        yield user
+        chats = PageRequest(limit=self._page_size)
+        while True:
+            async with self._uow() as uow:
+                page = await uow.chats.list_owned_oldest_first(user_id, chats)
+            for chat in page.items:
                 yield chat
-                async for message in uow.messages.iter_in_chat(chat.id):
+                async for message in self._messages(chat.id):
                     yield message
+            if page.next is None:
+                return
+            chats = replace(chats, after=page.next)
+
+    async def _messages(self, chat_id: UUID) -> AsyncIterator[Message]:
+        messages = PageRequest(limit=self._page_size, order=Order.ASC)
+        while True:
+            async with self._uow() as uow:
+                page = await uow.messages.list_in_chat(chat_id, messages)
+            for message in page.items:
+                yield message
+            if page.next is None:
+                return
+            messages = replace(messages, after=page.next)
 
 
 class DeleteAccount:

@@ -158,10 +158,9 @@ class InMemoryChatRepository:
         }
         return True
 
-    async def iter_owned(self, user_id: UUID) -> AsyncIterator[Chat]:
+    async def list_owned_oldest_first(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
         owned = [c for c in self._state.chats.values() if c.user_id == user_id]
-        for chat in sorted(owned, key=lambda c: (c.created_at, c.id)):
-            yield chat
+        return _page(owned, lambda c: Position(c.created_at, c.id), replace(page, order=Order.ASC))
 
 
 class InMemoryMessageRepository:
@@ -188,11 +187,6 @@ class InMemoryMessageRepository:
 
     async def count_in_chat(self, chat_id: UUID) -> int:
         return sum(1 for m in self._state.messages.values() if m.chat_id == chat_id)
-
-    async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
-        rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]
-        for message in sorted(rows, key=lambda m: (m.created_at, m.id)):
-            yield message
 
 
 def _now() -> datetime:

@@ -5,7 +5,7 @@ They never commit. A write without RETURNING is only queued until the commit
 """
 
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -46,9 +46,6 @@ from domain.paging import Order, Page, PageRequest, Position
 from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
-
-_STREAM_BATCH = 500
-
 
 # Rows come from select(<table>) or RETURNING <table's columns>, so in the table's
 # column order, and are unpacked by position: six times faster than by name, which
@@ -125,6 +122,12 @@ def _page_of(
 def _chat_page(resume: bool) -> Precompiled:
     scope = chats.c.user_id == bindparam("user_id")
     return precompile(_page_of(chats, chats.c.updated_at, scope, resume, Order.DESC))
+
+
+@functools.cache
+def _chat_page_by_creation(resume: bool) -> Precompiled:
+    scope = chats.c.user_id == bindparam("user_id")
+    return precompile(_page_of(chats, chats.c.created_at, scope, resume, Order.ASC))
 
 
 @functools.cache
@@ -299,15 +302,12 @@ class SqlAlchemyChatRepository:
         result = await self._connection.execute(query.returning(chats.c.id))
         return result.first() is not None
 
-    async def iter_owned(self, user_id: UUID) -> AsyncIterator[Chat]:
-        query = (
-            select(chats)
-            .where(chats.c.user_id == user_id)
-            .order_by(chats.c.created_at, chats.c.id)
-            .execution_options(yield_per=_STREAM_BATCH)
-        )
-        async for row in await self._connection.stream(query):
-            yield _chat(row)
+    async def list_owned_oldest_first(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
+        query = _chat_page_by_creation(page.after is not None)
+        rows = await self._connection.fetch(query, _page_parameters(page, user_id=user_id))
+        items = [_chat(row) for row in rows[: page.limit]]
+        more = len(rows) > page.limit
+        return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
 
 
 class SqlAlchemyMessageRepository:
@@ -347,16 +347,6 @@ class SqlAlchemyMessageRepository:
     async def count_in_chat(self, chat_id: UUID) -> int:
         query = select(func.count()).select_from(messages).where(messages.c.chat_id == chat_id)
         return int((await self._connection.execute(query)).scalar_one())
-
-    async def iter_in_chat(self, chat_id: UUID) -> AsyncIterator[Message]:
-        query = (
-            select(messages)
-            .where(messages.c.chat_id == chat_id)
-            .order_by(messages.c.created_at, messages.c.id)
-            .execution_options(yield_per=_STREAM_BATCH)
-        )
-        async for row in await self._connection.stream(query):
-            yield _message(row)
 
 
 _SESSION_COLUMNS = [c for c in sessions.c if c.key != "refresh_hash"]

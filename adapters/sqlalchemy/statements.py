@@ -13,8 +13,8 @@ PostgreSQL, not into the statements. ``Statements`` spends them carefully:
   psycopg pipeline: one round trip for the whole transaction. Errors those writes cause
   (a taken email, a vanished user) surface at ``commit``, as the ports allow.
 - **Reads see the unit of work's own writes.** Anything that returns rows once a write is
-  queued (a read, a RETURNING, a stream) first opens the transaction and sends the queue;
-  so does a write with RETURNING, and a stream (server-side cursors need a transaction).
+  queued (a read, a RETURNING) first opens the transaction and sends the queue; so does
+  a write with RETURNING.
 - **A transaction on request.** ``begin`` opens one at once, for a use case that reads
   and then writes and needs both to see the same rows (``UnitOfWork.transaction``);
   ``rollback`` ends it without a trace.
@@ -36,7 +36,7 @@ import psycopg
 from sqlalchemy import CursorResult, Executable
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import ExecutableReturnsRows, TypedReturnsRows
 
@@ -171,10 +171,6 @@ class Statements:
         except psycopg.Error as error:
             raise await self._wrapped(driver, error) from error
         await self._connection.rollback()  # SQLAlchemy's bookkeeping; no round trip
-
-    async def stream(self, statement: TypedReturnsRows[*Ts]) -> AsyncResult[*Ts]:
-        await self._begin_and_flush()  # a server-side cursor lives in a transaction
-        return await self._connection.stream(statement)
 
     async def commit(self) -> None:
         """BEGIN (unless open), the queued writes and COMMIT: one round trip."""

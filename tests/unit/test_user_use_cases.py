@@ -4,11 +4,12 @@ from uuid import UUID
 
 import pytest
 
+from application.users import ExportUserData
 from domain.chats import Chat, Message, Role
 from domain.errors import InvalidToken, UserNotFound, WrongPassword
 from domain.ids import new_id
 from domain.users import User
-from tests.unit.conftest import PASSWORD, App
+from tests.unit.conftest import PASSWORD, App, memory_uow
 
 
 async def _export(app: App, user_id: UUID) -> list[User | Chat | Message]:
@@ -73,6 +74,36 @@ async def test_export_yields_the_user_then_each_chat_followed_by_its_messages(ap
     messages = [i for i in items if isinstance(i, Message)]
     assert all(m.user_id == user_id for m in messages)
     assert [m.role for m in messages[:2]] == [Role.USER, Role.ASSISTANT]
+
+
+async def test_export_in_small_pages_yields_everything_once_in_order(app: App) -> None:
+    user_id = await app.sign_up()
+    for title in ("a", "b", "c"):
+        chat = await app.create_chat.execute(user_id=user_id, title=title)
+        for n in range(3):
+            await app.post_message.execute(user_id=user_id, chat_id=chat.id, content=f"{title}{n}")
+    whole = await _export(app, user_id)
+
+    paged = ExportUserData(memory_uow(app.store), page_size=2)
+    items = [item async for item in paged.execute(user_id=user_id)]
+
+    assert [item.id for item in items] == [item.id for item in whole]
+    assert len(items) == 1 + 3 + 3 * 6
+
+
+async def test_export_holds_no_unit_of_work_while_its_reader_waits(app: App) -> None:
+    user_id = await app.sign_up()
+    chat = await app.create_chat.execute(user_id=user_id, title="a")
+    await app.post_message.execute(user_id=user_id, chat_id=chat.id, content="hi")
+    items = app.export_user_data.execute(user_id=user_id)
+
+    await anext(items)  # the user
+    await anext(items)  # the chat
+    # The in-memory store is locked while a unit of work is open: it is not.
+    assert not app.store.lock.locked()
+    await app.post_message.execute(user_id=user_id, chat_id=chat.id, content="meanwhile")
+    rest = [item async for item in items]
+    assert len(rest) >= 2
 
 
 async def test_export_of_a_user_with_nothing_yields_only_the_user(app: App) -> None:
