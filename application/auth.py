@@ -2,18 +2,15 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
+from application.attempts import reserve_attempt
+from application.password_check import PasswordCheck
 from application.ports import IssuedToken, PasswordHasher, TokenService, UnitOfWork
-from domain.errors import (
-    EmailAlreadyRegistered,
-    InvalidCredentials,
-    InvalidToken,
-    TooManyAttempts,
-)
+from domain.errors import InvalidCredentials, InvalidInput, InvalidToken
 from domain.passwords import PasswordPolicy
-from domain.throttling import AttemptWindow, Limit
+from domain.throttling import Limit
 from domain.users import User, normalize_email
 
 _OFF = Limit(0, timedelta(seconds=1))
@@ -28,39 +25,14 @@ class ThrottlePolicy:
     register_per_client: Limit = field(default=_OFF)
 
 
-def _subjects(*pairs: tuple[str | None, Limit]) -> list[tuple[str, Limit]]:
-    return [(subject, limit) for subject, limit in pairs if subject and limit.enabled]
-
-
-def _refuse_if_blocked(
-    checks: list[tuple[str, Limit]], windows: dict[str, AttemptWindow], now: datetime
-) -> None:
-    waits = [
-        wait
-        for subject, limit in checks
-        if subject in windows and (wait := windows[subject].retry_after(limit, now)) is not None
-    ]
-    if waits:
-        raise TooManyAttempts(max(waits))
-
-
-async def _record(
-    uow_factory: Callable[[], UnitOfWork], checks: list[tuple[str, Limit]], now: datetime
-) -> None:
-    if not checks:
-        return
-    async with uow_factory() as uow:
-        for subject, limit in checks:
-            await uow.attempts.record([subject], now, limit.window)
-        await uow.commit()
-
-
 class RegisterUser:
     """Open an account and log it in.
 
-    Rules: the password passes the policy; the email, compared case-insensitively,
+    Rules: the password passes the policy; the email, compared in its normalised form,
     is not taken (``EmailAlreadyRegistered``); only a hash of the password is stored;
-    one client address may only register so often (``TooManyAttempts``).
+    one client address may only register so often (``TooManyAttempts``), counted before
+    any hashing. The password is hashed whether or not the email is taken, so the time
+    of the answer does not tell a taken address from a free one.
     """
 
     def __init__(
@@ -80,18 +52,12 @@ class RegisterUser:
     async def execute(self, *, email: str, password: str, client: str | None = None) -> IssuedToken:
         self._policy.check(password)
         email = normalize_email(email)
-        checks = _subjects(
-            (client and f"register-client:{client}", self._throttle.register_per_client)
+        await reserve_attempt(
+            self._uow,
+            [(client and f"register-client:{client}", self._throttle.register_per_client)],
         )
-        now = datetime.now(UTC)
-        async with self._uow() as uow:
-            _refuse_if_blocked(checks, await uow.attempts.windows([s for s, _ in checks]), now)
-            taken = await uow.users.get_by_email(email) is not None
-        await _record(self._uow, checks, now)
-        # The look first spares an Argon2 hash for the common duplicate case;
-        # the unique index still decides a race between two registrations.
-        if taken:
-            raise EmailAlreadyRegistered()
+        # No look for the email first: the unique index answers a taken one, after the
+        # same hash a free one costs.
         user = User(email=email, password_hash=await self._hasher.hash(password))
         async with self._uow() as uow:
             await uow.users.add(user)
@@ -103,50 +69,35 @@ class LoginUser:
     """Exchange an email and password for an access token.
 
     Rules: an unknown email and a wrong password fail alike (``InvalidCredentials``)
-    and take about as long; too many failures for one email or from one client
-    address block further tries for the rest of the window (``TooManyAttempts``),
-    and a success clears the email's count; a hash with outdated parameters (or a
-    bcrypt one) is replaced on success.
+    and take about as long; the attempt is counted before the password is verified, and
+    past the limits (per email, per client address) the answer is ``TooManyAttempts``
+    for the right password too (``PasswordCheck``); an email that is too long once
+    normalised is refused (``InvalidInput``), counted all the same.
     """
 
     def __init__(
         self,
         uow: Callable[[], UnitOfWork],
-        hasher: PasswordHasher,
+        passwords: PasswordCheck,
         tokens: TokenService,
-        throttle: ThrottlePolicy | None = None,
     ) -> None:
         self._uow = uow
-        self._hasher = hasher
+        self._passwords = passwords
         self._tokens = tokens
-        self._throttle = throttle or ThrottlePolicy()
 
     async def execute(self, *, email: str, password: str, client: str | None = None) -> IssuedToken:
-        email = normalize_email(email)
-        checks = _subjects(
-            (f"login-email:{email}", self._throttle.login_per_email),
-            (client and f"login-client:{client}", self._throttle.login_per_client),
-        )
-        now = datetime.now(UTC)
+        try:
+            email = normalize_email(email)
+        except InvalidInput:
+            await self._passwords.count_attempt(email=email, client=client)
+            raise
         async with self._uow() as uow:
-            windows = await uow.attempts.windows([s for s, _ in checks])
             user = await uow.users.get_by_email(email)
-        _refuse_if_blocked(checks, windows, now)
-        if user is None:
-            await self._hasher.burn(password)
-            valid, new_hash = False, None
-        else:
-            valid, new_hash = await self._hasher.verify(password, user.password_hash)
-        if user is None or not valid:
-            await _record(self._uow, checks, now)
+        if not await self._passwords.verify(
+            email=email, password=password, user=user, client=client
+        ):
             raise InvalidCredentials()
-        email_subject = f"login-email:{email}"
-        if new_hash is not None or email_subject in windows:
-            async with self._uow() as uow:
-                if new_hash is not None:
-                    await uow.users.update_password_hash(user.id, new_hash)
-                await uow.attempts.clear(email_subject)
-                await uow.commit()
+        assert user is not None  # verify() is False without a user
         return self._tokens.issue(user.id)
 
 

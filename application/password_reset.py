@@ -5,12 +5,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from application.attempts import reserve_attempt
 from application.ports import EmailMessage, EmailSender, PasswordHasher, UnitOfWork
 from domain.errors import (
     EmailNotSent,
     InvalidResetToken,
     PasswordResetUnavailable,
-    TooManyAttempts,
     UserNotFound,
 )
 from domain.password_resets import ResetToken, new_reset_secret, reset_digest
@@ -68,10 +68,11 @@ class RequestPasswordReset:
 
     Rules: with no way to send e-mail, the request is refused
     (``PasswordResetUnavailable``) rather than accepted and never delivered; requests
-    are limited per email and per client address (``TooManyAttempts``), counted whether
-    or not the email is registered, so neither the limit nor the answer tells which
-    emails have accounts; a registered email gets a fresh single-use token that expires
-    after ``settings.expires`` and replaces any earlier one, stored only as a digest;
+    are limited per email and per client address (``TooManyAttempts``), counted before
+    anything else and whether or not the email is registered, so neither the limit nor
+    the answer tells which emails have accounts; a registered email gets a fresh
+    single-use token that expires after ``settings.expires`` and replaces any earlier
+    one, stored only as a digest;
     the e-mail is returned, not sent: the caller sends it (``DeliverEmail``) after
     answering, so the answer takes as long whatever the email. An unknown email gets
     nothing to send.
@@ -92,32 +93,21 @@ class RequestPasswordReset:
             raise PasswordResetUnavailable()
         email = normalize_email(email)
         settings = self._settings
-        checks = [
-            (subject, limit)
-            for subject, limit in (
+        # Counted before anything else, atomically: a burst cannot outrun the limit.
+        await reserve_attempt(
+            self._uow,
+            [
                 (f"reset-email:{email}", settings.per_email),
                 (client and f"reset-client:{client}", settings.per_client),
-            )
-            if subject and limit.enabled
-        ]
+            ],
+        )
         # Made either way, so both branches spend the same work.
         secret = new_reset_secret()
         now = datetime.now(UTC)
         token = None
         try:
             async with self._uow() as uow:
-                windows = await uow.attempts.windows([subject for subject, _ in checks])
-                waits = [
-                    wait
-                    for subject, limit in checks
-                    if subject in windows
-                    and (wait := windows[subject].retry_after(limit, now)) is not None
-                ]
-                if waits:
-                    raise TooManyAttempts(max(waits))
                 user = await uow.users.get_by_email(email)
-                for subject, limit in checks:
-                    await uow.attempts.record([subject], now, limit.window)
                 if user is not None:
                     token = ResetToken(user.id, reset_digest(secret), now, now + settings.expires)
                     await uow.reset_tokens.replace(token)

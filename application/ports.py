@@ -3,7 +3,7 @@
 Adapters implement these structurally; nothing here knows which library does.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -155,12 +155,24 @@ class IdempotencyStore(Protocol):
 
 
 class AttemptCounter(Protocol):
-    """Attempt counters per subject, shared by every process (a subject is e.g. an email)."""
+    """Attempt counters per subject, shared by every process (a subject is e.g. an email).
 
-    async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]: ...
+    A subject is any string, of any length: adapters store a fixed-size digest of it.
+    """
 
-    async def record(self, subjects: Sequence[str], now: datetime, window: timedelta) -> None:
-        """Count one attempt for each subject, starting a new window when the old one ended."""
+    async def reserve(
+        self, subjects: Mapping[str, timedelta], now: datetime
+    ) -> dict[str, AttemptWindow]:
+        """Count one attempt per subject (in its window); answer each count, this one included.
+
+        Counted for good when it returns, in a transaction of its own, whatever the unit of
+        work does after; concurrent reservations of one subject each see a distinct count.
+        So it comes first in its unit of work, before anything is written. A window that
+        ended restarts at 1.
+        """
+
+    async def release(self, subject: str) -> None:
+        """Take back one reserved attempt (it turned out not to be a failure)."""
 
     async def clear(self, subject: str) -> None: ...
 

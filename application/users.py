@@ -4,7 +4,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from uuid import UUID
 
-from application.ports import PasswordHasher, UnitOfWork
+from application.password_check import PasswordCheck
+from application.ports import UnitOfWork
 from domain.chats import Chat, Message
 from domain.errors import UserNotFound, WrongPassword
 from domain.paging import Order, PageRequest
@@ -74,20 +75,21 @@ class DeleteAccount:
     """Erase the user and everything they own, in one transaction.
 
     Rules: the current password must be re-entered (``WrongPassword``
-    otherwise); once done, the user's tokens no longer authenticate.
+    otherwise), under the account's failure limit (``PasswordCheck``: past it,
+    ``TooManyAttempts`` before any hashing); once done, the user's tokens no longer
+    authenticate.
     """
 
-    def __init__(self, uow: Callable[[], UnitOfWork], hasher: PasswordHasher) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], passwords: PasswordCheck) -> None:
         self._uow = uow
-        self._hasher = hasher
+        self._passwords = passwords
 
     async def execute(self, *, user_id: UUID, password: str) -> None:
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
         if user is None:
             raise UserNotFound()
-        valid, _ = await self._hasher.verify(password, user.password_hash)
-        if not valid:
+        if not await self._passwords.verify(email=user.email, password=password, user=user):
             raise WrongPassword()
         async with self._uow() as uow:
             await uow.users.delete(user_id)

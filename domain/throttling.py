@@ -32,3 +32,8 @@ class AttemptWindow:
         if now >= ends or self.count < limit.max_attempts:
             return None
         return max(1, math.ceil((ends - now).total_seconds()))
+
+    def refuses(self, limit: Limit, now: datetime) -> int | None:
+        """For a window that already counts this attempt: seconds to wait when it went past
+        the limit, or None when this attempt is within it and may go ahead."""
+        return AttemptWindow(self.count - 1, self.started_at).retry_after(limit, now)

@@ -31,6 +31,7 @@ from application.auth import (
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from application.maintenance import PurgeExpiredRecords
 from application.messages import ListMessages, PostMessage
+from application.password_check import PasswordCheck
 from application.password_reset import (
     DeliverEmail,
     RequestPasswordReset,
@@ -142,6 +143,15 @@ class Container(containers.DeclarativeContainer):
     )
     throttle_policy = providers.Singleton(_throttle_policy, settings)
     reset_settings = providers.Singleton(_reset_settings, settings)
+    # Every verification of an account's password goes through this one (login, account
+    # deletion, password change), so all of them share the per-account failure limit.
+    password_check = providers.Singleton(
+        PasswordCheck,
+        uow=uow.provider,
+        hasher=password_hasher,
+        per_account=throttle_policy.provided.login_per_email,
+        per_client=throttle_policy.provided.login_per_client,
+    )
 
     # Use cases. They receive the uow *provider*, so overriding ``uow`` reaches them.
     register_user = providers.Singleton(
@@ -153,7 +163,7 @@ class Container(containers.DeclarativeContainer):
         throttle=throttle_policy,
     )
     login_user = providers.Singleton(
-        LoginUser, uow=uow.provider, hasher=password_hasher, tokens=tokens, throttle=throttle_policy
+        LoginUser, uow=uow.provider, passwords=password_check, tokens=tokens
     )
     request_password_reset = providers.Singleton(
         RequestPasswordReset, uow=uow.provider, sender=email_sender, settings=reset_settings
@@ -184,7 +194,7 @@ class Container(containers.DeclarativeContainer):
     list_messages = providers.Singleton(ListMessages, uow=uow.provider)
     get_profile = providers.Singleton(GetProfile, uow=uow.provider)
     export_user_data = providers.Singleton(ExportUserData, uow=uow.provider)
-    delete_account = providers.Singleton(DeleteAccount, uow=uow.provider, hasher=password_hasher)
+    delete_account = providers.Singleton(DeleteAccount, uow=uow.provider, passwords=password_check)
     purge_expired_records = providers.Singleton(
         PurgeExpiredRecords,
         uow=uow.provider,

@@ -1,7 +1,7 @@
 """Repositories over plain dicts, with the same contracts as the SQL ones."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -305,19 +305,29 @@ class InMemoryIdempotencyStore:
 
 
 class InMemoryAttemptCounter:
-    def __init__(self, state: InMemoryState) -> None:
+    def __init__(self, state: InMemoryState, store: InMemoryStore) -> None:
         self._state = state
+        self._store = store
 
-    async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]:
-        return {s: self._state.attempts[s] for s in subjects if s in self._state.attempts}
-
-    async def record(self, subjects: Sequence[str], now: datetime, window: timedelta) -> None:
-        for subject in subjects:
+    async def reserve(
+        self, subjects: Mapping[str, timedelta], now: datetime
+    ) -> dict[str, AttemptWindow]:
+        counted: dict[str, AttemptWindow] = {}
+        for subject, window in subjects.items():
             current = self._state.attempts.get(subject)
             if current is None or current.started_at <= now - window:
-                self._state.attempts[subject] = AttemptWindow(1, now)
+                counted[subject] = AttemptWindow(1, now)
             else:
-                self._state.attempts[subject] = replace(current, count=current.count + 1)
+                counted[subject] = replace(current, count=current.count + 1)
+            # Counted for good at once, as the port promises, whether or not we commit.
+            self._state.attempts[subject] = counted[subject]
+            self._store.state.attempts[subject] = counted[subject]
+        return counted
+
+    async def release(self, subject: str) -> None:
+        current = self._state.attempts.get(subject)
+        if current is not None:
+            self._state.attempts[subject] = replace(current, count=max(current.count - 1, 0))
 
     async def clear(self, subject: str) -> None:
         self._state.attempts.pop(subject, None)
@@ -394,7 +404,7 @@ class InMemoryUnitOfWork:
         self.messages = InMemoryMessageRepository(self._state)
         self.sessions = InMemorySessionRepository(self._state)
         self.idempotency = InMemoryIdempotencyStore(self._state, self._store)
-        self.attempts = InMemoryAttemptCounter(self._state)
+        self.attempts = InMemoryAttemptCounter(self._state, self._store)
         self.reset_tokens = InMemoryResetTokenRepository(self._state)
 
     async def __aexit__(

@@ -5,7 +5,8 @@ They never commit. A write without RETURNING is only queued until the commit
 """
 
 import functools
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -555,36 +556,55 @@ class SqlAlchemyIdempotencyStore:
         )
 
 
+def subject_digest(subject: str) -> str:
+    """The fixed-size key a subject is stored under: no subject can overflow the column."""
+    return hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class SqlAlchemyAttemptCounter:
     def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
-    async def windows(self, subjects: Sequence[str]) -> dict[str, AttemptWindow]:
-        query = select(auth_failures).where(auth_failures.c.subject.in_(subjects))
-        rows = (await self._connection.execute(query)).all()
-        return {row.subject: AttemptWindow(row.failures, row.window_start) for row in rows}
-
-    async def record(self, subjects: Sequence[str], now: datetime, window: timedelta) -> None:
-        if not subjects:
-            return
-        # One upsert for all subjects; an expired window restarts at 1 instead of growing.
-        statement = insert(auth_failures).values(
-            [{"subject": s, "failures": 1, "window_start": now} for s in subjects]
-        )
-        expired = auth_failures.c.window_start <= now - window
-        await self._connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[auth_failures.c.subject],
-                set_={
-                    "failures": case((expired, 1), else_=auth_failures.c.failures + 1),
-                    "window_start": case((expired, now), else_=auth_failures.c.window_start),
-                },
+    async def reserve(
+        self, subjects: Mapping[str, timedelta], now: datetime
+    ) -> dict[str, AttemptWindow]:
+        by_digest = {subject_digest(s): s for s in subjects}
+        counted: dict[str, AttemptWindow] = {}
+        for window in sorted(set(subjects.values())):
+            # Digests in one order, so two reservations never wait for each other crosswise.
+            digests = sorted(d for d, s in by_digest.items() if subjects[s] == window)
+            # One upsert counts and answers, a statement of its own in autocommit: the row
+            # lock orders concurrent reservations of a subject, each sees its own count,
+            # and nothing holds the lock while the caller goes on to hash.
+            expired = auth_failures.c.window_start <= now - window
+            statement = (
+                insert(auth_failures)
+                .values([{"subject": d, "failures": 1, "window_start": now} for d in digests])
+                .on_conflict_do_update(
+                    index_elements=[auth_failures.c.subject],
+                    set_={
+                        "failures": case((expired, 1), else_=auth_failures.c.failures + 1),
+                        "window_start": case((expired, now), else_=auth_failures.c.window_start),
+                    },
+                )
+                .returning(
+                    auth_failures.c.subject, auth_failures.c.failures, auth_failures.c.window_start
+                )
             )
+            for row in await self._connection.execute_alone(statement):
+                counted[by_digest[row.subject]] = AttemptWindow(row.failures, row.window_start)
+        return counted
+
+    async def release(self, subject: str) -> None:
+        await self._connection.execute(
+            update(auth_failures)
+            .where(auth_failures.c.subject == subject_digest(subject))
+            .values(failures=func.greatest(auth_failures.c.failures - 1, 0))
         )
 
     async def clear(self, subject: str) -> None:
         await self._connection.execute(
-            delete(auth_failures).where(auth_failures.c.subject == subject)
+            delete(auth_failures).where(auth_failures.c.subject == subject_digest(subject))
         )
 
     async def purge(self, older_than: datetime) -> None:

@@ -117,6 +117,14 @@ class Statements:
             await self._begin_and_flush()
         return await self._connection.execute(statement, parameters)
 
+    async def execute_alone(self, statement: TypedReturnsRows[*Ts]) -> CursorResult[*Ts]:
+        """Run a write with RETURNING now, as a transaction of its own (the connection is
+        in autocommit mode): for bookkeeping that must hold whatever the unit of work does
+        next. One round trip. Refused once the unit of work has written anything."""
+        if self._queued or self._in_transaction:
+            raise RuntimeError("execute_alone() must come before the unit of work writes")
+        return await self._connection.execute(statement)
+
     async def fetch(self, statement: Precompiled, parameters: Mapping[str, Any]) -> list[Row]:
         """The rows of a precompiled query, or of a write with RETURNING, sent at once."""
         if self._queued or statement.writes:

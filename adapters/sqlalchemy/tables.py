@@ -76,8 +76,9 @@ idempotency_keys = Table(
 auth_failures = Table(
     "auth_failures",
     metadata,
-    # One counter per throttled subject ("email:<addr>", "ip:<addr>", "register-ip:<addr>").
-    Column("subject", String(400), primary_key=True),
+    # One counter per throttled subject ("account:<email>", "login-client:<addr>", ...),
+    # keyed by the SHA-256 of the subject in hex: any subject fits.
+    Column("subject", String(64), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("window_start", DateTime(timezone=True), nullable=False),
 )

@@ -15,21 +15,25 @@ async def test_expired_keys_and_windows_are_purged_and_recent_ones_kept(
     old_subject, new_subject = f"old:{uuid.uuid4()}", f"new:{uuid.uuid4()}"
     now = datetime.now(UTC)
     async with uow() as work:
+        # Reservations first: each is a transaction of its own, before the unit of work writes.
+        await work.attempts.reserve({old_subject: timedelta(hours=1)}, now - timedelta(days=2))
+        await work.attempts.reserve({new_subject: timedelta(hours=1)}, now)
         await work.idempotency.claim(
             saved_user.id, "recent", "h", in_flight_for=timedelta(minutes=2)
         )
-        await work.attempts.record([old_subject], now - timedelta(days=2), timedelta(hours=1))
-        await work.attempts.record([new_subject], now, timedelta(hours=1))
         await work.commit()
 
     purge = PurgeExpiredRecords(uow, timedelta(hours=24), timedelta(hours=1))
     await purge.execute(now=now)
     async with uow() as work:
-        windows = await work.attempts.windows([old_subject, new_subject])
         kept = await work.idempotency.claim(
             saved_user.id, "recent", "other", in_flight_for=timedelta(minutes=2)
         )
-    assert set(windows) == {new_subject}
+    async with uow() as work:
+        # A window long enough to take in both: a purged one starts again at 1.
+        long = timedelta(days=3)
+        counted = await work.attempts.reserve({old_subject: long, new_subject: long}, now)
+    assert (counted[old_subject].count, counted[new_subject].count) == (1, 2)
     assert kept is not None  # younger than 24 hours: still remembered
 
     await purge.execute(now=now + timedelta(days=2))  # now the key is old too

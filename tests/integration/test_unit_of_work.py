@@ -249,18 +249,69 @@ async def test_release_forgets_only_an_unfinished_key_of_that_request(
 
 
 async def test_attempt_windows_count_and_restart(uow: UowFactory) -> None:
-    subject = f"login-email:{uuid.uuid4().hex}"
+    subject = f"account:{uuid.uuid4().hex}"
     start = datetime.now(UTC)
     window = timedelta(minutes=15)
     async with uow() as work:
-        await work.attempts.record([subject], start, window)
-        await work.attempts.record([subject], start + timedelta(minutes=1), window)
+        first = await work.attempts.reserve({subject: window}, start)
+        second = await work.attempts.reserve({subject: window}, start + timedelta(minutes=1))
+    assert (first[subject].count, second[subject].count) == (1, 2)
+    assert second[subject].started_at == start
+    async with uow() as work:
+        restarted = await work.attempts.reserve({subject: window}, start + timedelta(minutes=20))
+    assert (restarted[subject].count, restarted[subject].started_at) == (
+        1,
+        start + timedelta(minutes=20),
+    )
+
+
+async def test_a_reservation_holds_without_a_commit(uow: UowFactory) -> None:
+    subject = f"account:{uuid.uuid4().hex}"
+    now, window = datetime.now(UTC), timedelta(minutes=15)
+    async with uow() as work:
+        await work.attempts.reserve({subject: window}, now)
+        # no commit: a unit of work that fails after counting must not uncount
+    async with uow() as work:
+        again = await work.attempts.reserve({subject: window}, now)
+    assert again[subject].count == 2
+
+
+async def test_release_takes_one_back_and_clear_forgets(uow: UowFactory) -> None:
+    kept, cleared = f"client:{uuid.uuid4().hex}", f"account:{uuid.uuid4().hex}"
+    now, window = datetime.now(UTC), timedelta(minutes=15)
+    async with uow() as work:
+        for _ in range(3):
+            await work.attempts.reserve({kept: window, cleared: window}, now)
+    async with uow() as work:
+        await work.attempts.release(kept)
+        await work.attempts.clear(cleared)
         await work.commit()
     async with uow() as work:
-        assert (await work.attempts.windows([subject]))[subject].count == 2
-        await work.attempts.record([subject], start + timedelta(minutes=20), window)
-        restarted = (await work.attempts.windows([subject]))[subject]
-    assert (restarted.count, restarted.started_at) == (1, start + timedelta(minutes=20))
+        counted = await work.attempts.reserve({kept: window, cleared: window}, now)
+    assert (counted[kept].count, counted[cleared].count) == (3, 1)
+
+
+async def test_any_subject_fits_its_counter(uow: UowFactory) -> None:
+    """Subjects are stored as a digest: a subject of any length or content is counted."""
+    huge = "x" * 10_000 + "\u0130" * 1000 + "\ud800"
+    now, window = datetime.now(UTC), timedelta(minutes=15)
+    async with uow() as work:
+        await work.attempts.reserve({huge: window}, now)
+    async with uow() as work:
+        assert (await work.attempts.reserve({huge: window}, now))[huge].count == 2
+
+
+async def test_concurrent_reservations_each_see_their_own_count(engine: AsyncEngine) -> None:
+    subject = f"account:{uuid.uuid4().hex}"
+    now, window = datetime.now(UTC), timedelta(minutes=15)
+
+    async def reserve() -> int:
+        async with SqlAlchemyUnitOfWork(engine) as work:
+            return (await work.attempts.reserve({subject: window}, now))[subject].count
+
+    counts = await asyncio.gather(*(reserve() for _ in range(15)))
+
+    assert sorted(counts) == list(range(1, 16))
 
 
 async def test_a_unit_of_work_reads_its_own_writes_before_the_commit(uow: UowFactory) -> None:

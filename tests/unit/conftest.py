@@ -14,6 +14,7 @@ from adapters.placeholder_assistant import PlaceholderAssistant
 from application.auth import AuthenticateUser, LoginUser, RegisterUser, ThrottlePolicy
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from application.messages import ListMessages, PostMessage
+from application.password_check import PasswordCheck
 from application.ports import UnitOfWork
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import TextLimits
@@ -100,13 +101,15 @@ def build_app(
     limits = limits or TextLimits()
     policy = PasswordPolicy(common=COMMON_PASSWORDS)
     assistant = PlaceholderAssistant()
+    throttle = throttle or ThrottlePolicy()
+    passwords = PasswordCheck(uow, hasher, throttle.login_per_email, throttle.login_per_client)
     return App(
         store=store,
         hasher=hasher,
         tokens=tokens,
         limits=limits,
         register=RegisterUser(uow, hasher, tokens, policy, throttle),
-        login=LoginUser(uow, hasher, tokens, throttle),
+        login=LoginUser(uow, passwords, tokens),
         authenticate=AuthenticateUser(uow, tokens),
         create_chat=CreateChat(uow, limits),
         list_chats=ListChats(uow),
@@ -117,7 +120,7 @@ def build_app(
         list_messages=ListMessages(uow),
         get_profile=GetProfile(uow),
         export_user_data=ExportUserData(uow),
-        delete_account=DeleteAccount(uow, hasher),
+        delete_account=DeleteAccount(uow, passwords),
     )
 
 

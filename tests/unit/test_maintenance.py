@@ -13,8 +13,8 @@ async def test_purge_drops_only_what_is_past_its_retention() -> None:
     user_id = uuid.uuid4()
     async with InMemoryUnitOfWork(store) as uow:
         await uow.idempotency.claim(user_id, "key", "hash", in_flight_for=timedelta(minutes=2))
-        await uow.attempts.record(["old"], now - timedelta(hours=3), timedelta(hours=1))
-        await uow.attempts.record(["fresh"], now, timedelta(hours=1))
+        await uow.attempts.reserve({"old": timedelta(hours=1)}, now - timedelta(hours=3))
+        await uow.attempts.reserve({"fresh": timedelta(hours=1)}, now)
         await uow.commit()
     purge = PurgeExpiredRecords(
         lambda: InMemoryUnitOfWork(store), timedelta(hours=24), timedelta(hours=1)

@@ -1,0 +1,82 @@
+"""Every verification of an account's password, under one failure limit per account."""
+
+from collections.abc import Callable
+
+from application.attempts import reserve_attempt
+from application.ports import PasswordHasher, UnitOfWork
+from domain.throttling import Limit
+from domain.users import User
+
+
+def account_subject(email: str) -> str:
+    """The throttle subject of one account's password, whichever route checks it."""
+    return f"account:{email}"
+
+
+def client_subject(client: str) -> str:
+    return f"login-client:{client}"
+
+
+class PasswordCheck:
+    """Verify a password (login, account deletion, password change), counted before it runs.
+
+    Rules: every verification of an account's password counts against one limit per
+    account (``per_account``, keyed by its normalised email, so an unknown email is
+    limited too) and, when the caller's address is known, one per address
+    (``per_client``). The attempt is counted before any hashing: past either limit the
+    answer is ``TooManyAttempts`` without verifying, for the right password as for a
+    wrong one, until the window ends. A wrong password stays counted; the right one
+    clears the account's count and takes its attempt back from the address's. An
+    unknown account costs the time of a verification all the same. A hash with
+    outdated parameters (or a bcrypt one) is replaced when the password matches.
+    """
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        hasher: PasswordHasher,
+        per_account: Limit,
+        per_client: Limit,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._per_account = per_account
+        self._per_client = per_client
+
+    async def count_attempt(self, *, email: str, client: str | None = None) -> None:
+        """Count an attempt that fails before any verification (e.g. a malformed email)."""
+        await reserve_attempt(self._uow, self._checks(email, client))
+
+    async def verify(
+        self, *, email: str, password: str, user: User | None, client: str | None = None
+    ) -> bool:
+        """Whether ``password`` is ``user``'s (False for no user, after the same work).
+
+        ``email`` is the normalised address the caller named (``user.email`` when the
+        account is known); ``TooManyAttempts`` before any hashing when past a limit.
+        """
+        await reserve_attempt(self._uow, self._checks(email, client))
+        if user is None:
+            await self._hasher.burn(password)
+            return False
+        valid, new_hash = await self._hasher.verify(password, user.password_hash)
+        if not valid:
+            return False
+        counted = [subject for subject, limit in self._checks(email, client) if limit.enabled]
+        if new_hash is not None or counted:
+            async with self._uow() as uow:
+                if new_hash is not None:
+                    await uow.users.update_password_hash(user.id, new_hash)
+                for subject in counted:
+                    if subject == account_subject(email):
+                        await uow.attempts.clear(subject)
+                    else:
+                        await uow.attempts.release(subject)
+                await uow.commit()
+        return True
+
+    def _checks(self, email: str, client: str | None) -> list[tuple[str, Limit]]:
+        checks = [(account_subject(email), self._per_account)]
+        if client:
+            checks.append((client_subject(client), self._per_client))
+        return checks
