@@ -134,3 +134,21 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(database_url: str) -> No
         assert _register(direct, new_email(), headers={"X-Forwarded-For": "198.51.100.3"}) == 201
         # The header is not believed from an untrusted peer: same client, now blocked.
         assert _register(direct, new_email(), headers={"X-Forwarded-For": "198.51.100.4"}) == 429
+
+
+def test_junk_forwarded_for_through_a_trusted_proxy_is_still_counted(database_url: str) -> None:
+    """A hop that is no address falls back to the proxy's own address: every guess counts."""
+    with make_client(
+        database_url,
+        peer="10.0.0.5",
+        trusted_proxies=["10.0.0.0/8"],
+        login_max_failures_per_client=3,
+    ) as client:
+        email = new_email()
+        _register(client, email)
+        junk = [{"X-Forwarded-For": f"{'x' * 400}{n}"} for n in range(4)]
+        statuses = [_login(client, email, "wrong password", headers=h).status_code for h in junk]
+        right = _login(client, email, headers={"X-Forwarded-For": "y" * 400})
+
+    assert statuses == [401, 401, 401, 429]
+    assert right.status_code == 429
