@@ -38,6 +38,10 @@ class Settings(BaseSettings):
 
     # Input bounds.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The server's (``memory-agent serve``): a request's line and headers together, and
+    # the time its head and body may take to arrive.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    request_read_timeout_seconds: float = Field(default=30.0, gt=0)
     max_title_chars: int = Field(default=200, ge=1, le=200)
     max_content_chars: int = Field(default=32_000, ge=1)
 

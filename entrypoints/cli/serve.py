@@ -4,6 +4,7 @@ import argparse
 
 import uvicorn
 
+from entrypoints.http.server_protocol import BoundedHttpToolsProtocol
 from entrypoints.settings import Settings
 
 
@@ -18,6 +19,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,  # the app decides whom to trust (TRUSTED_PROXIES)
         log_level=settings.log_level.lower(),
         log_config=None,  # the app logs JSON (entrypoints/logs.py); keep uvicorn's lines in it
+        # httptools, plus bounds on each request head's size and arrival time.
+        http=BoundedHttpToolsProtocol,
         timeout_graceful_shutdown=30,
     )
     return 0
