@@ -3,6 +3,7 @@
 Against the real server process, over raw sockets: the client controls every byte.
 """
 
+import contextlib
 import socket
 import threading
 import time
@@ -25,8 +26,7 @@ def server(database_url: str) -> Iterator[ApiServer]:
 
 
 def _connect(server: ApiServer) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=GIVE_UP_SECONDS)
-    return sock
+    return socket.create_connection(("127.0.0.1", server.port), timeout=GIVE_UP_SECONDS)
 
 
 def _read_all(sock: socket.socket) -> bytes:
@@ -44,10 +44,8 @@ def _request(path: str, *headers: str) -> bytes:
 
 def _send_ignoring_close(sock: socket.socket, data: bytes) -> None:
     # The server may answer and close before it has read everything we send.
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         sock.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 def test_headers_within_the_limit_are_served(server: ApiServer) -> None:
@@ -66,7 +64,7 @@ def test_headers_over_the_limit_get_431_before_the_app(server: ApiServer, size: 
 
 
 def test_many_small_headers_count_together(server: ApiServer) -> None:
-    headers = [f"X-H{n}: {'b' * 100}" for n in range(200)]  # 200 × ~108 bytes
+    headers = [f"X-H{n}: {'b' * 100}" for n in range(200)]  # 200 headers of ~108 bytes
     with _connect(server) as sock:
         _send_ignoring_close(sock, _request("/health", *headers))
         answer = _read_all(sock)
