@@ -11,6 +11,8 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+# An image is for deploying: production rules (no development JWT secret, no /docs).
+ENV APP_ENV=production
 RUN groupadd --system app && useradd --system --gid app --home-dir /app --no-create-home app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
