@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from application.ports import UnitOfWork
+from application.ports import EmailRule, UnitOfWork
 from domain.chats import Chat, Message
 from domain.errors import ChatNotFound, UserNotFound
 from domain.paging import Page, PageRequest
-from domain.users import User, normalize_email
+from domain.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +54,23 @@ class ListUsers:
 
 
 async def _user_by_email(uow: UnitOfWork, email: str, *, for_update: bool = False) -> User:
-    """The account registered with ``email``, compared case-insensitively (``UserNotFound``)."""
-    user = await uow.users.get_by_email(normalize_email(email), for_update=for_update)
+    """The account registered with ``email`` in its normalised form (``UserNotFound``)."""
+    user = await uow.users.get_by_email(email, for_update=for_update)
     if user is None:
         raise UserNotFound()
     return user
 
 
 class FindUserByEmail:
-    """The account registered with an email, compared case-insensitively (``UserNotFound``)."""
+    """The account registered with an email, in its normalised form (``EmailRule``;
+    ``InvalidInput`` when it is no address, ``UserNotFound`` when nobody has it)."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], emails: EmailRule) -> None:
         self._uow = uow
+        self._emails = emails
 
     async def execute(self, *, email: str) -> User:
+        email = self._emails.normalize(email)
         async with self._uow() as uow:
             return await _user_by_email(uow, email)
 
@@ -80,10 +83,12 @@ class DeleteUser:
     erased user is returned for the record.
     """
 
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], emails: EmailRule) -> None:
         self._uow = uow
+        self._emails = emails
 
     async def execute(self, *, email: str) -> User:
+        email = self._emails.normalize(email)
         async with self._uow() as uow, uow.transaction():
             user = await _user_by_email(uow, email, for_update=True)
             await uow.users.delete(user.id)

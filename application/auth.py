@@ -7,11 +7,11 @@ from uuid import UUID
 
 from application.attempts import reserve_attempt
 from application.password_check import PasswordCheck
-from application.ports import IssuedToken, PasswordHasher, TokenService, UnitOfWork
-from domain.errors import InvalidCredentials, InvalidInput, InvalidToken
-from domain.passwords import PasswordPolicy
+from application.ports import EmailRule, IssuedToken, PasswordHasher, TokenService, UnitOfWork
+from domain.errors import EmailAlreadyRegistered, InvalidCredentials, InvalidInput, InvalidToken
+from domain.passwords import PasswordPolicy, normalize_password
 from domain.throttling import Limit
-from domain.users import User, normalize_email
+from domain.users import User
 
 _OFF = Limit(0, timedelta(seconds=1))
 
@@ -28,11 +28,13 @@ class ThrottlePolicy:
 class RegisterUser:
     """Open an account and log it in.
 
-    Rules: the password passes the policy; the email, compared in its normalised form,
-    is not taken (``EmailAlreadyRegistered``); only a hash of the password is stored;
-    one client address may only register so often (``TooManyAttempts``), counted before
-    any hashing. The password is hashed whether or not the email is taken, so the time
-    of the answer does not tell a taken address from a free one.
+    Rules: the email is a valid address (``EmailRule``, which also gives the one form it
+    is stored and compared in) and is not taken (``EmailAlreadyRegistered``); the
+    password passes the policy (which also refuses the email or its local part); only a
+    hash of the password, in its normalised form (NFKC), is stored; one client address
+    may only register so often (``TooManyAttempts``), counted before any hashing. The
+    password is hashed whether or not the email is taken, so the time of the answer
+    does not tell a taken address from a free one.
     """
 
     def __init__(
@@ -41,24 +43,31 @@ class RegisterUser:
         hasher: PasswordHasher,
         tokens: TokenService,
         policy: PasswordPolicy,
+        emails: EmailRule,
         throttle: ThrottlePolicy | None = None,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._tokens = tokens
         self._policy = policy
+        self._emails = emails
         self._throttle = throttle or ThrottlePolicy()
 
     async def execute(self, *, email: str, password: str, client: str | None = None) -> IssuedToken:
-        self._policy.check(password)
-        email = normalize_email(email)
+        email = self._emails.normalize(email)
+        self._policy.check(password, email=email)
         await reserve_attempt(
             self._uow,
             [(client and f"register-client:{client}", self._throttle.register_per_client)],
         )
-        # No look for the email first: the unique index answers a taken one, after the
-        # same hash a free one costs.
-        user = User(email=email, password_hash=await self._hasher.hash(password))
+        async with self._uow() as uow:
+            taken = await uow.users.get_by_email(email) is not None
+        # Hashed either way, so the time of the answer does not tell a taken address from
+        # a free one; the unique index still decides a race between two registrations.
+        password_hash = await self._hasher.hash(normalize_password(password))
+        if taken:
+            raise EmailAlreadyRegistered()
+        user = User(email=email, password_hash=password_hash)
         async with self._uow() as uow:
             await uow.users.add(user)
             await uow.commit()
@@ -71,8 +80,9 @@ class LoginUser:
     Rules: an unknown email and a wrong password fail alike (``InvalidCredentials``)
     and take about as long; the attempt is counted before the password is verified, and
     past the limits (per email, per client address) the answer is ``TooManyAttempts``
-    for the right password too (``PasswordCheck``); an email that is too long once
-    normalised is refused (``InvalidInput``), counted all the same.
+    for the right password too (``PasswordCheck``); the email is normalised as at
+    registration (``EmailRule``), and one that is no valid address (too long once case
+    is folded, say) is refused (``InvalidInput``) without hashing, counted all the same.
     """
 
     def __init__(
@@ -80,16 +90,18 @@ class LoginUser:
         uow: Callable[[], UnitOfWork],
         passwords: PasswordCheck,
         tokens: TokenService,
+        emails: EmailRule,
     ) -> None:
         self._uow = uow
         self._passwords = passwords
         self._tokens = tokens
+        self._emails = emails
 
     async def execute(self, *, email: str, password: str, client: str | None = None) -> IssuedToken:
         try:
-            email = normalize_email(email)
+            email = self._emails.normalize(email)
         except InvalidInput:
-            await self._passwords.count_attempt(email=email, client=client)
+            await self._passwords.count_attempt(email=email.strip(), client=client)
             raise
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email)

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from application.attempts import reserve_attempt
 from application.ports import PasswordHasher, UnitOfWork
+from domain.passwords import normalize_password
 from domain.throttling import Limit
 from domain.users import User
 
@@ -28,7 +29,8 @@ class PasswordCheck:
     wrong one, until the window ends. A wrong password stays counted; the right one
     clears the account's count and takes its attempt back from the address's. An
     unknown account costs the time of a verification all the same. A hash with
-    outdated parameters (or a bcrypt one) is replaced when the password matches.
+    outdated parameters (or a bcrypt one) is replaced when the password matches, and
+    so is one made before passwords were normalised (NFKC).
     """
 
     def __init__(
@@ -56,10 +58,18 @@ class PasswordCheck:
         account is known); ``TooManyAttempts`` before any hashing when past a limit.
         """
         await reserve_attempt(self._uow, self._checks(email, client))
+        normalized = normalize_password(password)
+        # Hashes made before passwords were normalised hold the password as typed: when
+        # normalising changes it, that form is tried too (and the hash replaced).
+        forms = [normalized] if normalized == password else [normalized, password]
         if user is None:
-            await self._hasher.burn(password)
+            for form in forms:  # as much work as for a known account
+                await self._hasher.burn(form)
             return False
-        valid, new_hash = await self._hasher.verify(password, user.password_hash)
+        valid, new_hash = await self._hasher.verify(normalized, user.password_hash)
+        if not valid and len(forms) > 1:
+            valid, _ = await self._hasher.verify(password, user.password_hash)
+            new_hash = await self._hasher.hash(normalized) if valid else None
         if not valid:
             return False
         counted = [subject for subject, limit in self._checks(email, client) if limit.enabled]

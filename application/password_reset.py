@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from application.attempts import reserve_attempt
-from application.ports import EmailMessage, EmailSender, PasswordHasher, UnitOfWork
+from application.ports import EmailMessage, EmailRule, EmailSender, PasswordHasher, UnitOfWork
 from domain.errors import (
     EmailNotSent,
     InvalidResetToken,
@@ -14,9 +14,8 @@ from domain.errors import (
     UserNotFound,
 )
 from domain.password_resets import ResetToken, new_reset_secret, reset_digest
-from domain.passwords import PasswordPolicy
+from domain.passwords import PasswordPolicy, normalize_password
 from domain.throttling import Limit
-from domain.users import normalize_email
 
 PRODUCT_NAME = "Memory Agent"
 
@@ -67,8 +66,9 @@ class RequestPasswordReset:
     """Give the owner of a registered email a way to choose a new password.
 
     Rules: with no way to send e-mail, the request is refused
-    (``PasswordResetUnavailable``) rather than accepted and never delivered; requests
-    are limited per email and per client address (``TooManyAttempts``), counted before
+    (``PasswordResetUnavailable``) rather than accepted and never delivered; the email is
+    normalised as on every path (``EmailRule``; ``InvalidInput`` when it is no address);
+    requests are limited per email and per client address (``TooManyAttempts``), counted before
     anything else and whether or not the email is registered, so neither the limit nor
     the answer tells which emails have accounts; a registered email gets a fresh
     single-use token that expires after ``settings.expires`` and replaces any earlier
@@ -82,16 +82,18 @@ class RequestPasswordReset:
         self,
         uow: Callable[[], UnitOfWork],
         sender: EmailSender | None,
+        emails: EmailRule,
         settings: ResetSettings | None = None,
     ) -> None:
         self._uow = uow
         self._sender = sender
+        self._emails = emails
         self._settings = settings or ResetSettings()
 
     async def execute(self, *, email: str, client: str | None = None) -> EmailMessage | None:
         if self._sender is None:
             raise PasswordResetUnavailable()
-        email = normalize_email(email)
+        email = self._emails.normalize(email)
         settings = self._settings
         # Counted before anything else, atomically: a burst cannot outrun the limit.
         await reserve_attempt(
@@ -170,7 +172,7 @@ class ResetPassword:
             if await uow.reset_tokens.find(digest, datetime.now(UTC)) is None:
                 raise InvalidResetToken()
         self._policy.check(new_password)
-        password_hash = await self._hasher.hash(new_password)
+        password_hash = await self._hasher.hash(normalize_password(new_password))
         async with self._uow() as uow:
             user_id = await uow.reset_tokens.consume(digest, datetime.now(UTC))
             if user_id is None:  # spent by a concurrent confirmation, or expired meanwhile

@@ -257,6 +257,12 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
+class EmailRule(Protocol):
+    def normalize(self, email: str) -> str:
+        """The one form an address is stored and compared in, on every path;
+        ``InvalidInput`` when it is not a valid address."""
+
+
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...
 

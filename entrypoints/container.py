@@ -5,6 +5,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from adapters.common_passwords import load_common_passwords
+from adapters.email_addresses import EmailValidatorEmailRule
 from adapters.jwt_tokens import JwtTokenService
 from adapters.mail.log import LogEmailSender
 from adapters.mail.smtp import SmtpEmailSender
@@ -138,6 +139,7 @@ class Container(containers.DeclarativeContainer):
         max_title_chars=settings.provided.max_title_chars,
         max_content_chars=settings.provided.max_content_chars,
     )
+    email_rule = providers.Singleton(EmailValidatorEmailRule)
     password_policy = providers.Singleton(
         PasswordPolicy, common=providers.Callable(load_common_passwords)
     )
@@ -160,13 +162,18 @@ class Container(containers.DeclarativeContainer):
         hasher=password_hasher,
         tokens=tokens,
         policy=password_policy,
+        emails=email_rule,
         throttle=throttle_policy,
     )
     login_user = providers.Singleton(
-        LoginUser, uow=uow.provider, passwords=password_check, tokens=tokens
+        LoginUser, uow=uow.provider, passwords=password_check, tokens=tokens, emails=email_rule
     )
     request_password_reset = providers.Singleton(
-        RequestPasswordReset, uow=uow.provider, sender=email_sender, settings=reset_settings
+        RequestPasswordReset,
+        uow=uow.provider,
+        sender=email_sender,
+        emails=email_rule,
+        settings=reset_settings,
     )
     deliver_email = providers.Singleton(DeliverEmail, sender=email_sender)
     reset_password = providers.Singleton(
@@ -206,8 +213,8 @@ class Container(containers.DeclarativeContainer):
 
     # Operator use cases (the command line only; no HTTP route exposes them).
     list_users = providers.Singleton(ListUsers, uow=uow.provider)
-    find_user_by_email = providers.Singleton(FindUserByEmail, uow=uow.provider)
-    delete_user = providers.Singleton(DeleteUser, uow=uow.provider)
+    find_user_by_email = providers.Singleton(FindUserByEmail, uow=uow.provider, emails=email_rule)
+    delete_user = providers.Singleton(DeleteUser, uow=uow.provider, emails=email_rule)
     get_chat_admin = providers.Singleton(GetChatAdmin, uow=uow.provider)
     list_messages_admin = providers.Singleton(ListMessagesAdmin, uow=uow.provider)
 

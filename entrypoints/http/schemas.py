@@ -4,9 +4,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from adapters.email_addresses import normalize_email_address
 from domain.chats import Chat, Message
+from domain.errors import InvalidInput
 from domain.users import User
 
 
@@ -24,13 +26,29 @@ def _storable(text: str) -> str:
 Text = Annotated[str, AfterValidator(_storable)]
 
 
+def _valid_email(email: str) -> str:
+    """The rule every path applies (``EmailRule``), here too so a 422 names the field."""
+    try:
+        normalize_email_address(email)
+    except InvalidInput as error:
+        raise ValueError(str(error)) from None
+    return email
+
+
+Email = Annotated[
+    Text,
+    Field(max_length=320, json_schema_extra={"format": "email"}),
+    AfterValidator(_valid_email),
+]
+
+
 class _Body(BaseModel):
     # Unknown fields are an error, not silently dropped: a typo should not "work".
     model_config = ConfigDict(extra="forbid")
 
 
 class UserCreate(_Body):
-    email: EmailStr = Field(max_length=320)
+    email: Email
     password: Text = Field(
         min_length=8,
         max_length=128,

@@ -145,6 +145,12 @@ def test_users_create_refuses_a_weak_password(cli: Run) -> None:
     assert "at least 8 characters" in failed(result)
 
 
+@pytest.mark.parametrize("email", ["", "not-an-email"])
+def test_users_create_refuses_what_the_api_refuses(cli: Run, email: str) -> None:
+    result = cli("users", "create", email, "--password-stdin", stdin=PASSWORD)
+    assert "valid email address" in failed(result)
+
+
 def test_users_create_without_a_terminal_wants_password_stdin(cli: Run) -> None:
     line = failed(cli("users", "create", new_email()), exit_code=2)
     assert "--password-stdin" in line

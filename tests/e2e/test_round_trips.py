@@ -178,11 +178,10 @@ def _request(api: TestClient, account: Account, route: str) -> tuple[int, RoundT
 # (IdentifyCaller): one fewer each. GET /users/me keeps that lookup. A page of messages
 # then became one statement (the ownership check is a condition of the page's query).
 # Throttles then counted each attempt before hashing (one upsert that answers the count)
-# instead of reading the counters first: no read of the counters left, registration no
-# longer looks the email up (the unique index answers), and a login that succeeds gives
-# its reserved attempts back in one pipelined commit.
+# instead of reading the counters first: no read of the counters left, and a login that
+# succeeds gives its reserved attempts back in one pipelined commit.
 EXPECTED: dict[str, tuple[int, int, int]] = {
-    "POST /auth/register": (201, 1, 2),
+    "POST /auth/register": (201, 2, 3),
     "POST /auth/login": (200, 1, 3),
     "POST /chats": (201, 1, 1),
     "GET /chats": (200, 1, 1),

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.email_addresses import EmailValidatorEmailRule
 from adapters.jwt_tokens import JwtTokenService
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
 from adapters.placeholder_assistant import PlaceholderAssistant
@@ -102,14 +103,15 @@ def build_app(
     policy = PasswordPolicy(common=COMMON_PASSWORDS)
     assistant = PlaceholderAssistant()
     throttle = throttle or ThrottlePolicy()
+    emails = EmailValidatorEmailRule()  # pure computation: the real rule
     passwords = PasswordCheck(uow, hasher, throttle.login_per_email, throttle.login_per_client)
     return App(
         store=store,
         hasher=hasher,
         tokens=tokens,
         limits=limits,
-        register=RegisterUser(uow, hasher, tokens, policy, throttle),
-        login=LoginUser(uow, passwords, tokens),
+        register=RegisterUser(uow, hasher, tokens, policy, emails, throttle),
+        login=LoginUser(uow, passwords, tokens, emails),
         authenticate=AuthenticateUser(uow, tokens),
         create_chat=CreateChat(uow, limits),
         list_chats=ListChats(uow),

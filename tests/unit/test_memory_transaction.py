@@ -2,6 +2,7 @@
 
 import pytest
 
+from adapters.email_addresses import EmailValidatorEmailRule
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
 from application.admin import DeleteUser
 from domain.errors import UserNotFound
@@ -48,7 +49,7 @@ async def test_transactions_do_not_nest() -> None:
 async def test_delete_user_erases_the_account_it_found() -> None:
     app = build_app()
     user_id = await app.sign_up("ada@example.com")
-    delete = DeleteUser(memory_uow(app.store))
+    delete = DeleteUser(memory_uow(app.store), EmailValidatorEmailRule())
 
     erased = await delete.execute(email="ADA@example.com")
 

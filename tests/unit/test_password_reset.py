@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.email_addresses import EmailValidatorEmailRule
 from application.password_reset import (
     DeliverEmail,
     RequestPasswordReset,
@@ -73,7 +74,9 @@ def build_resets(settings: ResetSettings | None = None, *, with_sender: bool = T
     return Resets(
         app=app,
         sender=sender,
-        request=RequestPasswordReset(uow, sender if with_sender else None, settings),
+        request=RequestPasswordReset(
+            uow, sender if with_sender else None, EmailValidatorEmailRule(), settings
+        ),
         confirm=ResetPassword(uow, app.hasher, policy),
         deliver=DeliverEmail(sender if with_sender else None),
     )
