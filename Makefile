@@ -18,13 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Serve the API on :8000: create the database if missing, migrate, serve.
+## Serve the API on :8000: use the PostgreSQL DATABASE_URL names, or start an embedded one
+## when nothing answers at a local URL (data in .data/postgres; stopped on exit), create
+## the database if missing, migrate, serve.
 run: $(STAMP)
-	$(BIN)/memory-agent db create
-	$(BIN)/memory-agent db upgrade
-	$(BIN)/memory-agent serve --host $(HOST) --port $(PORT)
+	$(BIN)/memory-agent serve --start-database --host $(HOST) --port $(PORT)
 
-## Every check: layers, lint, types, then all tests on a throwaway PostgreSQL database.
+## Every check: layers, lint, types, then all tests on a throwaway PostgreSQL database
+## (an embedded one when nothing answers at a local DATABASE_URL; tests without one first).
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .

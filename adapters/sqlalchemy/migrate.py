@@ -19,9 +19,11 @@ _ADVISORY_LOCK_KEY = 0x6D656D6F7279  # "memory"
 
 def alembic_config(database_url: str | URL) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    # Alembic's config is a ConfigParser: a bare `%` (URL escapes, `?host=%2F...`) breaks it.
+    config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
     url = database_url if isinstance(database_url, URL) else psycopg_url(database_url)
-    config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False))
+    rendered = url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
     return config
 
 

@@ -1,4 +1,4 @@
-"""``memory-agent db ...``: create the database, move its schema."""
+"""``memory-agent db ...``: run a local server, create the database, move its schema."""
 
 import argparse
 
@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.sqlalchemy import migrate
 from adapters.sqlalchemy.database import psycopg_url
+from entrypoints.cli import local_server
 from entrypoints.settings import Settings
 
 
@@ -40,7 +41,20 @@ def current(settings: Settings) -> str:
     return f"{revision or 'empty (no migrations applied)'} ({state})"
 
 
+def start(settings: Settings) -> str:
+    server = local_server.ensure_server(settings.database_url, say=lambda _: None)
+    if server is None:
+        return "a PostgreSQL server already answers at DATABASE_URL; nothing started"
+    return f"started {server.describe()}; `memory-agent db stop` stops it"
+
+
 def run(args: argparse.Namespace, settings: Settings) -> str:
+    if args.db_command == "start":
+        return start(settings)
+    if args.db_command == "stop":
+        return local_server.stop(settings.database_url)
+    if args.db_command == "status":
+        return local_server.status(settings.database_url)
     if args.db_command == "create":
         return create_database(settings)
     if args.db_command == "upgrade":
@@ -53,8 +67,17 @@ def run(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    db = commands.add_parser("db", help="create the database and migrate its schema")
+    db = commands.add_parser(
+        "db", help="run a local PostgreSQL, create the database, migrate its schema"
+    )
     actions = db.add_subparsers(dest="db_command", required=True)
+    actions.add_parser(
+        "start",
+        help="start an embedded PostgreSQL where DATABASE_URL points (this machine only; "
+        "nothing to do when a server answers there)",
+    )
+    actions.add_parser("stop", help="stop the embedded PostgreSQL (its data stays)")
+    actions.add_parser("status", help="whether DATABASE_URL answers and the embedded one runs")
     actions.add_parser("create", help="create the database in DATABASE_URL when it is missing")
     upgrade = actions.add_parser("upgrade", help="apply migrations (default: to head)")
     upgrade.add_argument("revision", nargs="?", default="head")

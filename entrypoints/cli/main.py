@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from adapters.sqlalchemy import diagnosis
 from domain.errors import DomainError, ServiceUnavailable
 from entrypoints.cli import chats, data_export, database, runtime, serve, session, users
 from entrypoints.cli.output import Console
@@ -17,11 +18,6 @@ from entrypoints.settings import Settings
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 EXIT_INTERRUPTED = 130
-
-DATABASE_HINT = (
-    "cannot reach PostgreSQL at {where}; start it (e.g. `docker compose up -d postgres`) "
-    "or set DATABASE_URL"
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +56,9 @@ def main(argv: Sequence[str] | None = None, container: Container | None = None) 
         return asyncio.run(runtime.run(args.handler, args, container, console))
     except CommandError as error:
         return _fail(str(error), error.exit_code)
-    except ServiceUnavailable:
-        return _fail(DATABASE_HINT.format(where=_where(settings)))
+    except ServiceUnavailable as error:
+        url = _database_url(settings)
+        return _fail(diagnosis.explain(error, url) or diagnosis.unreachable(url))
     except DomainError as error:
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -72,9 +69,8 @@ def main(argv: Sequence[str] | None = None, container: Container | None = None) 
     except OSError as error:
         return _fail(str(error))
     except Exception as error:
-        if _is_connection_error(error):
-            return _fail(DATABASE_HINT.format(where=_where(settings)))
-        return _fail(f"{type(error).__name__}: {error}")
+        hint = diagnosis.explain(error, _database_url(settings))
+        return _fail(hint or f"{type(error).__name__}: {error}")
 
 
 def _fail(message: str, exit_code: int = EXIT_FAILURE) -> int:
@@ -91,18 +87,9 @@ def _silence_stdout() -> None:
         pass
 
 
-def _where(settings: Settings | None) -> str:
-    from sqlalchemy.engine import make_url
-
-    url = settings.database_url if settings is not None else "DATABASE_URL"
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "DATABASE_URL"
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    import psycopg
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(error, psycopg.OperationalError | OperationalError)
+def _database_url(settings: Settings | None) -> str:
+    return (
+        settings.database_url
+        if settings is not None
+        else Settings.model_fields["database_url"].get_default()
+    )

@@ -1,14 +1,47 @@
 """``memory-agent serve``: the API under uvicorn, with production defaults."""
 
 import argparse
+import signal
+from types import FrameType
 
 import uvicorn
 
+from adapters.sqlalchemy import diagnosis
+from entrypoints.cli import database, local_server
+from entrypoints.cli.runtime import CommandError
 from entrypoints.http.server_protocol import BoundedHttpToolsProtocol
 from entrypoints.settings import Settings
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.start_database:
+        _check(settings)
+        return _serve(args, settings)
+    # A SIGTERM must unwind through `finally`, like Ctrl-C, to stop the embedded server.
+    signal.signal(signal.SIGTERM, _interrupt)
+    embedded = local_server.ensure_server(settings.database_url)
+    try:
+        database.create_database(settings)
+        _check(settings)
+        return _serve(args, settings)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            local_server.announce("PostgreSQL: stopped the embedded server")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _check(settings: Settings) -> None:
+    """One line saying what is wrong with the database, rather than a startup traceback."""
+    problem = diagnosis.check(settings.database_url, settings.db_connect_timeout_seconds)
+    if problem is not None:
+        raise CommandError(problem)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
         "entrypoints.http.app:app",
         host=args.host,
@@ -35,3 +68,9 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--reload", action="store_true", help="restart on code changes (development)"
     )
     serve.add_argument("--access-log", action="store_true", help="uvicorn's own per-request lines")
+    serve.add_argument(
+        "--start-database",
+        action="store_true",
+        help="when nothing answers at a local DATABASE_URL, start an embedded PostgreSQL "
+        "(data in .data/postgres), create the database, and stop the server on exit",
+    )
