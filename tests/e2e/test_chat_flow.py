@@ -4,6 +4,7 @@ flight, streamed replies. The container's ``assistant`` is overridden by scripte
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -441,3 +442,22 @@ async def test_a_client_that_disconnects_mid_stream_loses_nothing(database_url: 
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_a_database_away_before_the_stream_is_an_ordinary_503(database_url: str) -> None:
+    # Nothing listens on port 1: the ownership check cannot get a connection.
+    app = _app(
+        "postgresql://postgres@127.0.0.1:1/nowhere",
+        ScriptedAssistant(["never"]),
+        db_connect_timeout_seconds=1,
+    )
+    token = app.state.container.tokens().issue(uuid.uuid4()).value
+    headers = {"Authorization": f"Bearer {token}", **SSE}
+    async with _client(app) as api:
+        response = await api.post(
+            f"/chats/{uuid.uuid4()}/messages", json={"content": "hi"}, headers=headers
+        )
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "Retry-After" in response.headers
