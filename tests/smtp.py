@@ -2,9 +2,11 @@
 
 The server runs in a thread of its own (aiosmtpd's ``Controller``), so both async
 tests and the synchronous TestClient can send to it, and keeps every message it
-accepts. ``refuse_recipients`` makes it answer 550 to every recipient.
+accepts. ``refuse_recipients`` makes it answer 550 to every recipient; ``hold``
+keeps each message waiting until the event is set.
 """
 
+import asyncio
 import email
 import email.message
 import email.policy
@@ -12,6 +14,7 @@ import re
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +38,8 @@ def free_port() -> int:
 class CollectingHandler:
     messages: list[email.message.EmailMessage] = field(default_factory=list)
     refuse_recipients: bool = False
+    # While set and not yet released, a message is held before it is accepted.
+    hold: threading.Event | None = None
 
     async def handle_RCPT(
         self,
@@ -50,6 +55,8 @@ class CollectingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.hold is not None:
+            await asyncio.to_thread(self.hold.wait, 60)
         content = envelope.original_content or b""
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, email.message.EmailMessage)

@@ -1,15 +1,19 @@
 """Password reset by e-mail over HTTP, with the mail going through a real SMTP server."""
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.e2e.conftest import PASSWORD, bearer, make_client, new_email
+from tests.e2e.servers import api_server
 from tests.smtp import SmtpServer, body_of, free_port, running_smtp_server
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -274,3 +278,40 @@ def test_a_reset_does_not_need_or_take_a_bearer_token(
     )
     assert response.status_code == 202
     assert len(inbox.messages) == 1
+
+
+def test_the_answer_goes_out_before_the_mail(database_url: str, mail_server: SmtpServer) -> None:
+    """Under the real server: the 202 arrives while the mail server is still holding the
+    message, and the message is delivered afterwards."""
+    mail_server.messages.clear()
+    env = {
+        "SMTP_HOST": mail_server.host,
+        "SMTP_PORT": str(mail_server.port),
+        "SMTP_SECURITY": "none",
+        "PASSWORD_RESET_MAX_PER_EMAIL": "0",
+        "PASSWORD_RESET_MAX_PER_CLIENT": "0",
+    }
+    release = threading.Event()
+    mail_server.handler.hold = release
+    try:
+        with api_server(database_url, **env) as api:
+            email = new_email()
+            registered = httpx2.post(
+                f"{api.base_url}/auth/register", json={"email": email, "password": PASSWORD}
+            )
+            assert registered.status_code == 201
+
+            # Were the mail sent before answering, this would wait for the release (never).
+            asked = httpx2.post(f"{api.base_url}/auth/password-reset", json={"email": email})
+
+            assert asked.status_code == 202
+            assert mail_server.messages == []
+            release.set()
+            for _ in range(300):
+                if mail_server.messages:
+                    break
+                time.sleep(0.1)
+    finally:
+        mail_server.handler.hold = None
+        release.set()
+    assert [m["To"] for m in mail_server.messages] == [email]
