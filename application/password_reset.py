@@ -152,7 +152,8 @@ class ResetPassword:
 
     Rules: the token is live: known, unexpired, unused and the user's newest
     (``InvalidResetToken`` otherwise, one answer for every reason, given before any
-    costly work); the new password passes the policy (``InvalidInput``), checked before
+    costly work); the new password passes the policy (``InvalidInput``; the account's
+    email is no password either), checked before
     the token is spent, so a refused password leaves the token usable; the password is
     hashed outside any transaction; spending the token, storing the hash and ending
     every session of the user commit together, and of concurrent confirmations with one
@@ -169,9 +170,11 @@ class ResetPassword:
     async def execute(self, *, token: str, new_password: str) -> None:
         digest = reset_digest(token)
         async with self._uow() as uow:
-            if await uow.reset_tokens.find(digest, datetime.now(UTC)) is None:
-                raise InvalidResetToken()
-        self._policy.check(new_password)
+            user_id = await uow.reset_tokens.find(digest, datetime.now(UTC))
+            user = await uow.users.get(user_id) if user_id else None
+        if user is None:
+            raise InvalidResetToken()
+        self._policy.check(new_password, email=user.email)
         password_hash = await self._hasher.hash(normalize_password(new_password))
         async with self._uow() as uow:
             user_id = await uow.reset_tokens.consume(digest, datetime.now(UTC))
