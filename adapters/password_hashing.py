@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -30,8 +31,10 @@ class PwdlibPasswordHasher:
         cpus = os.cpu_count() or 1
         self.workers = min(workers or cpus, cpus)
         self._pool: ThreadPoolExecutor | None = None
-        # Verified against when the email is unknown, so both paths cost the same.
-        self._dummy_hash = self._hash.hash("dummy password for unknown accounts")
+        # Verified against when the email is unknown, so both paths cost the same. Made
+        # on first need, in a worker: building the hasher (every CLI command) stays cheap.
+        self._dummy_hash: str | None = None
+        self._dummy_lock = threading.Lock()
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hash.hash, password)
@@ -43,7 +46,13 @@ class PwdlibPasswordHasher:
             return False, None
 
     async def burn(self, password: str) -> None:
-        await self._run(self._hash.verify, password, self._dummy_hash)
+        await self._run(self._verify_dummy, password)
+
+    def _verify_dummy(self, password: str) -> None:
+        with self._dummy_lock:
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hash.hash("dummy password for unknown accounts")
+        self._hash.verify(password, self._dummy_hash)
 
     def close(self) -> None:
         """Stop the worker threads; a later call starts a new pool (the app may restart)."""

@@ -300,6 +300,21 @@ class EmailSender(Protocol):
         """Deliver ``message``, or raise ``EmailNotSent``; never blocks the event loop."""
 
 
+class Readiness(Protocol):
+    async def problems(self) -> list[str]:
+        """What keeps storage from serving (unreachable, schema not current); empty when ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    """Storage connections right now, for metrics."""
+
+    size: int
+    checked_out: int
+    idle: int
+    overflow: int
+
+
 class AssistantResponder(Protocol):
     def reply(self, chat: Chat, message: Message) -> AsyncIterator[str]:
         """The assistant's answer to ``message`` in ``chat``, as text chunks in order.

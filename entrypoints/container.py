@@ -1,6 +1,7 @@
 """The composition root: the only module that knows which adapter serves which port."""
 
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 from dependency_injector import containers, providers
 
@@ -9,12 +10,12 @@ from adapters.email_addresses import EmailValidatorEmailRule
 from adapters.jwt_tokens import JwtTokenService
 from adapters.mail.log import LogEmailSender
 from adapters.mail.smtp import SmtpEmailSender
-from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
+from adapters.memory.storage import InMemoryStorage
+from adapters.memory.unit_of_work import InMemoryStore
 from adapters.password_hashing import PwdlibPasswordHasher
 from adapters.placeholder_assistant import PlaceholderAssistant
-from adapters.sqlalchemy.database import ConnectionQueue, PoolSettings, create_engine
-from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
-from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.sqlalchemy.database import PoolSettings
+from adapters.sqlalchemy.storage import SqlAlchemyStorage
 from application.admin import (
     DeleteUser,
     FindUserByEmail,
@@ -39,12 +40,28 @@ from application.password_reset import (
     ResetPassword,
     ResetSettings,
 )
-from application.ports import EmailSender
+from application.ports import EmailSender, PoolStatus, Readiness, UnitOfWork
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import TextLimits
 from domain.passwords import PasswordPolicy
 from domain.throttling import Limit
+from entrypoints.housekeeping import Housekeeping
 from entrypoints.settings import Settings
+
+
+class Storage(Protocol):
+    """One storage technology with its lifetime (adapters/sqlalchemy, adapters/memory)."""
+
+    @property
+    def readiness(self) -> Readiness: ...
+
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    def pool_status(self) -> PoolStatus | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def _throttle_policy(settings: Settings) -> ThrottlePolicy:
@@ -109,18 +126,39 @@ def _pool_settings(settings: Settings) -> PoolSettings:
     )
 
 
+@runtime_checkable
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def _unit_of_work(storage: Storage) -> UnitOfWork:
+    return storage.unit_of_work()
+
+
+def _readiness(storage: Storage) -> Readiness:
+    return storage.readiness
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    # Adapters.
+    # Storage: this line picks the technology. Its units of work, readiness probe,
+    # start (schema) and stop (pool) come with it; start() and stop() below run them.
     pool_settings = providers.Singleton(_pool_settings, settings)
-    engine = providers.Singleton(create_engine, settings.provided.database_url, pool_settings)
-    connection_queue = providers.Singleton(ConnectionQueue, pool_settings)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, connection_queue)
+    storage = providers.Singleton(
+        SqlAlchemyStorage,
+        settings.provided.database_url,
+        pool_settings,
+        migrate_on_start=settings.provided.migrate_on_startup,
+    )
     memory_store = providers.Singleton(InMemoryStore)
-    memory_uow = providers.Factory(InMemoryUnitOfWork, memory_store)
-    # Thread-safe: building it hashes once (64 MiB of Argon2), and first calls that race
-    # from threads must not each build one (a sync FastAPI dependency did: 1.7 GB).
+    memory_storage = providers.Singleton(InMemoryStorage, memory_store)
+    uow = providers.Factory(_unit_of_work, storage)
+    readiness = providers.Callable(_readiness, storage)
+
+    # Other adapters.
+    # Thread-safe: first calls that race from threads must each get the same pool of
+    # hashing threads, not one pool apiece (see bench/RESULTS.md).
     password_hasher = providers.ThreadSafeSingleton(
         PwdlibPasswordHasher, workers=settings.provided.hash_workers
     )
@@ -131,7 +169,6 @@ class Container(containers.DeclarativeContainer):
     )
     assistant = providers.Singleton(PlaceholderAssistant)
     email_sender = providers.Singleton(_email_sender, settings)
-    readiness = providers.Singleton(SqlAlchemyReadiness, engine)
 
     # Rules chosen by settings.
     text_limits = providers.Singleton(
@@ -210,6 +247,11 @@ class Container(containers.DeclarativeContainer):
         ),
         attempt_retention=providers.Callable(_attempt_retention, settings),
     )
+    housekeeping = providers.Singleton(
+        Housekeeping,
+        purge=purge_expired_records,
+        interval_seconds=settings.provided.maintenance_interval_seconds,
+    )
 
     # Operator use cases (the command line only; no HTTP route exposes them).
     list_users = providers.Singleton(ListUsers, uow=uow.provider)
@@ -219,6 +261,21 @@ class Container(containers.DeclarativeContainer):
     list_messages_admin = providers.Singleton(ListMessagesAdmin, uow=uow.provider)
 
 
+async def start(container: Container) -> None:
+    """Ready a serving process: storage first (the schema), then the background chores."""
+    await container.storage().start()
+    container.housekeeping().start()
+
+
+async def stop(container: Container) -> None:
+    """Close what ``start`` and first use opened, last first; the container stays usable."""
+    await container.housekeeping().stop()
+    await container.storage().stop()
+    for adapter in (container.password_hasher(),):  # threads of their own
+        if isinstance(adapter, _Closable):  # a stand-in (tests) may have none
+            adapter.close()
+
+
 def use_memory_adapters(container: Container) -> None:
     """Serve every storage port from process memory (no database)."""
-    container.uow.override(container.memory_uow)
+    container.storage.override(container.memory_storage)

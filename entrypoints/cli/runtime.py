@@ -10,7 +10,7 @@ from domain.errors import UserNotFound
 from domain.paging import Page, PageRequest, Position
 from domain.users import User
 from entrypoints.cli.output import Console
-from entrypoints.container import Container
+from entrypoints.container import Container, stop
 
 T = TypeVar("T")
 
@@ -35,8 +35,7 @@ async def run(
     try:
         return await handler(args, container, console)
     finally:
-        if not container.uow.overridden:  # the database adapters were in use
-            await container.engine().dispose()
+        await stop(container)
 
 
 async def every_page(fetch: Callable[[PageRequest], Awaitable[Page[T]]]) -> list[T]:

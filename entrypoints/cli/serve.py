@@ -43,7 +43,8 @@ def _check(settings: Settings) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
-        "entrypoints.http.app:app",
+        "entrypoints.http.app:production_app",
+        factory=True,
         host=args.host,
         port=args.port,
         workers=None if args.reload else args.workers,

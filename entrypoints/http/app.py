@@ -1,8 +1,10 @@
-"""The FastAPI application: ``uvicorn entrypoints.http.app:app``."""
+"""The FastAPI application: ``uvicorn --factory entrypoints.http.app:production_app``.
 
-import asyncio
+Importing this module builds nothing: ``create_app`` builds an app around a container
+(tests pass their own), ``production_app`` also configures logging from the environment.
+"""
+
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,8 +12,7 @@ from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from adapters.sqlalchemy import migrate
-from entrypoints.container import Container
+from entrypoints.container import Container, start, stop
 from entrypoints.http.client_address import parse_networks
 from entrypoints.http.cursors import CursorCodec
 from entrypoints.http.middleware import BodySizeLimit, SecurityHeaders
@@ -20,8 +21,6 @@ from entrypoints.http.problems import install_problem_handlers, problems
 from entrypoints.http.routes import auth, chats, health, messages, users
 from entrypoints.logs import configure_logging
 from entrypoints.settings import InsecureSettings, Settings
-
-logger = logging.getLogger(__name__)
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -35,16 +34,11 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.migrate_on_startup:
-            # Alembic is synchronous; keep the event loop free while it runs.
-            await asyncio.to_thread(migrate.upgrade, settings.database_url)
-        housekeeping = asyncio.create_task(_purge_periodically(container, settings))
+        await start(container)
         _freeze_startup_objects()
         yield
         gc.unfreeze()  # this app's objects may be collected once it is gone (tests, reloads)
-        housekeeping.cancel()
-        await container.engine().dispose()
-        container.password_hasher().close()
+        await stop(container)
 
     app = FastAPI(
         title="Memory Agent API",
@@ -63,7 +57,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(health.router)
 
     metrics = Metrics()
-    metrics.watch_pool(container.engine())
+    metrics.watch_pool(container.storage().pool_status)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -88,29 +82,16 @@ def create_app(container: Container | None = None) -> FastAPI:
 def _freeze_startup_objects() -> None:
     """Hide everything alive after start-up from the garbage collector (``gc.freeze``).
 
-    Modules, routes, tables and settings live as long as the process. Under load each
-    worker ran a full collection every few seconds that walked all ~145,000 of them
-    for 90 to 125 ms while every request on the worker waited: that was most of the
-    p99. Frozen, a full collection walks only what came later, in a few milliseconds.
+    Modules, routes, tables and settings live as long as the process; a full collection
+    that walks them all stalls every request on the worker, and was most of the p99
+    (see bench/RESULTS.md). Frozen, a full collection walks only what came later.
     """
     gc.collect()
     gc.freeze()
 
 
-async def _purge_periodically(container: Container, settings: Settings) -> None:
-    """Drop expired idempotency keys and throttle windows, now and then every interval."""
-    while True:
-        try:
-            await container.purge_expired_records().execute()
-        except Exception:  # a failed round (database away) must not kill the worker
-            logger.warning("purging expired records failed; will retry", exc_info=True)
-        await asyncio.sleep(settings.maintenance_interval_seconds)
-
-
-def _production_app() -> FastAPI:
+def production_app() -> FastAPI:
+    """The app as served: JSON logs, then a container from the environment."""
     # Configured here, not in create_app, so tests keep their own log capture.
     configure_logging(Settings().log_level)
     return create_app()
-
-
-app = _production_app()

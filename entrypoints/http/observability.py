@@ -4,15 +4,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from application.ports import PoolStatus
 
 access_log = logging.getLogger("memory_agent.access")
 
@@ -54,23 +54,23 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_pool(self, engine: AsyncEngine) -> None:
-        self.registry.register(_PoolCollector(engine))
+    def watch_pool(self, status: Callable[[], PoolStatus | None]) -> None:
+        self.registry.register(_PoolCollector(status))
 
 
 class _PoolCollector(Collector):
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, status: Callable[[], PoolStatus | None]) -> None:
+        self._status = status
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        pool = self._engine.sync_engine.pool
-        if not isinstance(pool, QueuePool):
+        pool = self._status()
+        if pool is None:
             return
         for name, help_text, value in (
-            ("db_pool_size", "Connections the pool keeps.", pool.size()),
-            ("db_pool_checked_out", "Connections in use by requests.", pool.checkedout()),
-            ("db_pool_idle", "Open connections waiting in the pool.", pool.checkedin()),
-            ("db_pool_overflow", "Connections open beyond the pool size.", max(pool.overflow(), 0)),
+            ("db_pool_size", "Connections the pool keeps.", pool.size),
+            ("db_pool_checked_out", "Connections in use by requests.", pool.checked_out),
+            ("db_pool_idle", "Open connections waiting in the pool.", pool.idle),
+            ("db_pool_overflow", "Connections open beyond the pool size.", pool.overflow),
         ):
             yield GaugeMetricFamily(name, help_text, value=value)
 

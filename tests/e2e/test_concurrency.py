@@ -8,6 +8,7 @@ import httpx2
 import psycopg
 import pytest
 
+from entrypoints.container import stop
 from tests.e2e.conftest import PASSWORD, make_app, new_email
 
 
@@ -17,7 +18,7 @@ async def api(database_url: str) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://api") as client:
         yield client
-    await app.state.container.engine().dispose()
+    await stop(app.state.container)
 
 
 async def test_ten_simultaneous_registrations_of_one_email_make_one_account(

@@ -7,6 +7,7 @@ import httpx2
 import psycopg
 from fastapi.testclient import TestClient
 
+from entrypoints.container import stop
 from tests.e2e.conftest import PASSWORD, make_app, new_email
 
 
@@ -97,7 +98,7 @@ async def test_concurrent_requests_with_one_key_write_once(database_url: str) ->
                 for _ in range(8)
             )
         )
-    await app.state.container.engine().dispose()
+    await stop(app.state.container)
 
     # The first claims the key; one arriving while it runs is told to retry (409), one
     # arriving after it gets the stored reply.

@@ -121,7 +121,7 @@ def api(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestClien
 
 
 def _engine(client: TestClient) -> AsyncEngine:
-    engine: AsyncEngine = client.app.state.container.engine()  # type: ignore[attr-defined]
+    engine: AsyncEngine = client.app.state.container.storage().engine  # type: ignore[attr-defined]
     return engine
 
 

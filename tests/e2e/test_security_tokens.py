@@ -79,9 +79,9 @@ def test_forged_tokens_are_refused(client: TestClient, user: dict[str, Any], kin
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
-def _import_app(**env: str) -> subprocess.CompletedProcess[str]:
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "import entrypoints.http.app"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -91,8 +91,25 @@ def _import_app(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _build_app(**env: str) -> subprocess.CompletedProcess[str]:
+    """What ``uvicorn --factory entrypoints.http.app:production_app`` does first."""
+    return _python("from entrypoints.http.app import production_app; production_app()", **env)
+
+
+def test_importing_the_app_module_builds_nothing() -> None:
+    """No settings read, no logging configured: a test or a tool may import it freely."""
+    code = (
+        "import logging, entrypoints.http.app; "
+        "assert not logging.getLogger().handlers, logging.getLogger().handlers"
+    )
+    result = _python(code, APP_ENV="production", JWT_SECRET="supersecret")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
 def test_production_refuses_the_dev_secret_with_one_clear_line() -> None:
-    result = _import_app(APP_ENV="production", JWT_SECRET="supersecret")
+    result = _build_app(APP_ENV="production", JWT_SECRET="supersecret")
 
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
@@ -101,11 +118,11 @@ def test_production_refuses_the_dev_secret_with_one_clear_line() -> None:
 
 
 def test_production_refuses_a_short_secret() -> None:
-    result = _import_app(APP_ENV="production", JWT_SECRET="x" * 31)
+    result = _build_app(APP_ENV="production", JWT_SECRET="x" * 31)
 
     assert result.returncode == 1
     assert "JWT_SECRET" in result.stderr
 
 
 def test_production_starts_with_a_long_secret() -> None:
-    assert _import_app(APP_ENV="production", JWT_SECRET="k" * 32).returncode == 0
+    assert _build_app(APP_ENV="production", JWT_SECRET="k" * 32).returncode == 0

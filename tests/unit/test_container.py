@@ -1,5 +1,6 @@
 """The composition root, overridden to run every use case without a database."""
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,11 +10,12 @@ from pydantic import SecretStr
 
 from adapters.mail.log import LogEmailSender
 from adapters.mail.smtp import SmtpEmailSender
+from adapters.memory.storage import InMemoryStorage
 from adapters.memory.unit_of_work import InMemoryStore
 from domain.chats import Role
 from domain.errors import InvalidCredentials
 from domain.paging import PageRequest
-from entrypoints.container import Container, use_memory_adapters
+from entrypoints.container import Container, start, stop, use_memory_adapters
 from entrypoints.settings import Settings
 from tests.unit.conftest import FAKE_PREFIX, PASSWORD, SECRET, FakePasswordHasher
 
@@ -81,7 +83,7 @@ def test_use_cases_are_singletons_over_the_uow_provider(container: Any) -> None:
 def test_the_password_hasher_is_built_once_even_when_first_calls_race(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each build hashes a dummy password (64 MiB of Argon2): racing threads must share one."""
+    """Each build has its own pool of hashing threads: racing threads must share one."""
     import threading
 
     from adapters import password_hashing
@@ -127,3 +129,49 @@ def test_the_email_sender_follows_smtp_host_and_the_environment(
     """Production without SMTP_HOST gets no sender: resets answer 503, never a log line."""
     container = Container(settings=Settings(jwt_secret=SecretStr(SECRET), **overrides))
     assert type(container.email_sender()) is expected
+
+
+class RecordingStorage(InMemoryStorage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    async def start(self) -> None:
+        self.events.append("start")
+
+    async def stop(self) -> None:
+        self.events.append("stop")
+
+
+async def test_start_and_stop_run_the_storage_lifetime_and_the_housekeeping(
+    container: Any,
+) -> None:
+    storage = RecordingStorage()
+    container.storage.override(providers.Object(storage))
+
+    await start(container)
+    await asyncio.sleep(0)  # the housekeeping task's first round
+    running = container.housekeeping()._task
+    await stop(container)
+
+    assert storage.events == ["start", "stop"]
+    assert running is not None
+    assert running.cancelled()
+    assert container.housekeeping()._task is None
+
+
+async def test_stop_is_safe_when_nothing_was_started(container: Any) -> None:
+    storage = RecordingStorage()
+    container.storage.override(providers.Object(storage))
+
+    await stop(container)
+    await stop(container)
+
+    assert storage.events == ["stop", "stop"]
+    assert container.housekeeping()._task is None
+
+
+async def test_the_memory_storage_is_one_line_away_and_always_ready(container: Any) -> None:
+    assert isinstance(container.storage(), InMemoryStorage)
+    assert await container.readiness().problems() == []
+    assert container.storage().pool_status() is None

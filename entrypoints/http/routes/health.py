@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
+from application.ports import Readiness
 from entrypoints.http.dependencies import use_case
 
 router = APIRouter(tags=["operations"])
@@ -22,7 +22,7 @@ async def health() -> dict[str, str]:
     responses={503: {"description": "Not ready; `problems` says why."}},
 )
 async def ready(
-    readiness: Annotated[SqlAlchemyReadiness, Depends(use_case(lambda c: c.readiness()))],
+    readiness: Annotated[Readiness, Depends(use_case(lambda c: c.readiness()))],
 ) -> JSONResponse:
     problems = await readiness.problems()
     body: dict[str, Any] = {"status": "not ready" if problems else "ready", "problems": problems}

@@ -1,0 +1,57 @@
+"""PostgreSQL storage as one piece: its pool, units of work, schema and readiness."""
+
+import asyncio
+from functools import cached_property
+
+from sqlalchemy.pool import QueuePool
+
+from adapters.sqlalchemy import migrate
+from adapters.sqlalchemy.database import ConnectionQueue, PoolSettings, create_engine
+from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.ports import PoolStatus
+
+
+class SqlAlchemyStorage:
+    """Everything the PostgreSQL adapters share, with its start and its stop.
+
+    Building it opens nothing (the engine connects on first use). ``start`` brings
+    the schema to head when asked to; ``stop`` closes the pool's connections. A
+    stopped storage may be used again: the command line runs each command in an
+    event loop of its own and stops the storage after each.
+    """
+
+    def __init__(
+        self, database_url: str, pool: PoolSettings | None = None, *, migrate_on_start: bool = False
+    ) -> None:
+        pool = pool or PoolSettings()
+        self.engine = create_engine(database_url, pool)
+        self._queue = ConnectionQueue(pool)
+        self._database_url = database_url
+        self._migrate_on_start = migrate_on_start
+
+    def unit_of_work(self) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.engine, self._queue)
+
+    @cached_property
+    def readiness(self) -> SqlAlchemyReadiness:
+        return SqlAlchemyReadiness(self.engine)  # reads the migration scripts: only when probed
+
+    def pool_status(self) -> PoolStatus | None:
+        pool = self.engine.sync_engine.pool
+        if not isinstance(pool, QueuePool):
+            return None
+        return PoolStatus(
+            size=pool.size(),
+            checked_out=pool.checkedout(),
+            idle=pool.checkedin(),
+            overflow=max(pool.overflow(), 0),
+        )
+
+    async def start(self) -> None:
+        if self._migrate_on_start:
+            # Alembic is synchronous; keep the event loop free while it runs.
+            await asyncio.to_thread(migrate.upgrade, self._database_url)
+
+    async def stop(self) -> None:
+        await self.engine.dispose()
