@@ -13,7 +13,7 @@ from uuid import UUID
 from application.auth import confirm_caller
 from application.idempotency import DEFAULT_IN_FLIGHT, claim_key, release_key
 from application.ports import UnitOfWork
-from application.snapshots import chat_from_json, chat_to_json
+from application.snapshots import restore, snapshot
 from domain.chats import Chat, TextLimits
 from domain.errors import ChatNotFound
 from domain.paging import Page, PageRequest
@@ -62,11 +62,11 @@ class CreateChat:
                     uow, user_id, idempotency_key, self._in_flight_for, "create_chat", chat.title
                 )
                 if isinstance(claimed, str):
-                    return chat_from_json(claimed)
+                    return restore(Chat, claimed)
                 claim = claimed
                 await uow.chats.add(chat)
                 if claim is not None:
-                    await uow.idempotency.complete(user_id, claim.key, chat_to_json(chat))
+                    await uow.idempotency.complete(user_id, claim.key, snapshot(chat))
                 await uow.commit()
         except BaseException:
             await release_key(self._uow, claim)

@@ -8,7 +8,7 @@ from uuid import UUID
 from application.chats import owned_chat
 from application.idempotency import DEFAULT_IN_FLIGHT, Claim, claim_key, release_key
 from application.ports import AssistantResponder, UnitOfWork
-from application.snapshots import message_from_json, message_to_json
+from application.snapshots import restore, snapshot
 from domain.chats import Chat, Message, Role, TextLimits
 from domain.paging import Page, PageRequest
 
@@ -116,7 +116,7 @@ class PostMessage:
                 uow, user_id, idempotency_key, self._in_flight_for, "post_message", chat_id, content
             )
         if isinstance(claimed, str):
-            return Exchange.replayed(message_from_json(claimed))
+            return Exchange.replayed(restore(Message, claimed))
         question = Message(chat_id=chat_id, user_id=user_id, role=Role.USER, content=content)
         chunks: asyncio.Queue[str | None] = asyncio.Queue()
         task = asyncio.create_task(self._reply_and_store(chat, question, claimed, chunks))
@@ -146,9 +146,7 @@ class PostMessage:
                 await uow.messages.add_many([question, answer])
                 await uow.chats.touch(chat.id, answer.created_at)
                 if claim is not None:
-                    await uow.idempotency.complete(
-                        claim.user_id, claim.key, message_to_json(answer)
-                    )
+                    await uow.idempotency.complete(claim.user_id, claim.key, snapshot(answer))
                 await uow.commit()
         except BaseException:
             await release_key(self._uow, claim)

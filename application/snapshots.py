@@ -1,11 +1,19 @@
-"""Entities to and from JSON text, so an idempotent replay returns what was first returned."""
+"""Entities to and from JSON text, so an idempotent replay returns what was first returned.
 
+One encoder for every dataclass entity: its fields and their types are read from the
+dataclass itself, so a field added to an entity is snapshotted without a change here.
+"""
+
+import dataclasses
 import hashlib
 import json
+import typing
 from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
 from uuid import UUID
 
-from domain.chats import Chat, Message, Role
+E = TypeVar("E")
 
 
 def fingerprint(*parts: object) -> str:
@@ -13,49 +21,42 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()
 
 
-def chat_to_json(chat: Chat) -> str:
+def snapshot(entity: object) -> str:
+    """``entity`` (a dataclass) as JSON text: UUIDs and enums as strings, times in ISO 8601."""
+    assert dataclasses.is_dataclass(entity), entity
     return json.dumps(
-        {
-            "id": str(chat.id),
-            "user_id": str(chat.user_id),
-            "title": chat.title,
-            "created_at": chat.created_at.isoformat(),
-            "updated_at": chat.updated_at.isoformat(),
-        }
+        {field.name: _encode(getattr(entity, field.name)) for field in dataclasses.fields(entity)}
     )
 
 
-def chat_from_json(text: str) -> Chat:
+def restore(kind: type[E], text: str) -> E:
+    """The ``kind`` entity that ``snapshot`` turned into ``text``."""
     data = json.loads(text)
-    return Chat(
-        id=UUID(data["id"]),
-        user_id=UUID(data["user_id"]),
-        title=data["title"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-    )
+    return kind(**{name: _decode(hint, data[name]) for name, hint in _field_types(kind).items()})
 
 
-def message_to_json(message: Message) -> str:
-    return json.dumps(
-        {
-            "id": str(message.id),
-            "chat_id": str(message.chat_id),
-            "user_id": str(message.user_id),
-            "role": message.role.value,
-            "content": message.content,
-            "created_at": message.created_at.isoformat(),
-        }
-    )
+def _encode(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
-def message_from_json(text: str) -> Message:
-    data = json.loads(text)
-    return Message(
-        id=UUID(data["id"]),
-        chat_id=UUID(data["chat_id"]),
-        user_id=UUID(data["user_id"]),
-        role=Role(data["role"]),
-        content=data["content"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-    )
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    target = next((t for t in typing.get_args(hint) if t is not type(None)), hint)  # X | None
+    if target is datetime:
+        return datetime.fromisoformat(value)
+    if isinstance(target, type) and issubclass(target, UUID | Enum):
+        return target(value)
+    return value
+
+
+def _field_types(kind: Any) -> dict[str, Any]:
+    assert dataclasses.is_dataclass(kind)
+    hints = typing.get_type_hints(kind)
+    return {field.name: hints[field.name] for field in dataclasses.fields(kind) if field.init}

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 from domain.chats import Chat, Message
 from domain.users import User
-from entrypoints.http.schemas import ChatResponse, MessageResponse, UserResponse
+from entrypoints.shapes import ChatResponse, MessageResponse, UserResponse
 
 
 def _json(model: UserResponse | ChatResponse | MessageResponse) -> str:

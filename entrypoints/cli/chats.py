@@ -9,7 +9,7 @@ from domain.chats import Message
 from entrypoints.cli.output import Console, fields, table, when
 from entrypoints.cli.runtime import EXIT_OK, chat_id, every_page, find_user, json_flag
 from entrypoints.container import Container
-from entrypoints.http.schemas import ChatResponse, MessageResponse
+from entrypoints.shapes import ChatResponse, MessageResponse
 
 
 async def list_(args: argparse.Namespace, container: Container, console: Console) -> int:

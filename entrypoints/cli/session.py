@@ -16,7 +16,7 @@ from domain.users import User
 from entrypoints.cli.output import Console
 from entrypoints.cli.runtime import EXIT_FAILURE, EXIT_OK, chat_id, find_user, json_flag
 from entrypoints.container import Container
-from entrypoints.http.schemas import MessageResponse
+from entrypoints.shapes import MessageResponse
 
 QUIT = "/quit"
 PROMPT = "you> "

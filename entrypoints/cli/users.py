@@ -17,7 +17,7 @@ from entrypoints.cli.runtime import (
     no_user,
 )
 from entrypoints.container import Container
-from entrypoints.http.schemas import UserResponse
+from entrypoints.shapes import UserResponse
 
 
 def _read_password(args: argparse.Namespace, console: Console) -> str:

@@ -4,39 +4,33 @@ The routes still declare ``response_model`` (the OpenAPI document, and the schem
 checks of the tests and the fuzzer, hold them to it) but hand FastAPI a finished
 ``Response``. Returning models instead makes FastAPI validate each of them again
 before serialising: on a page of 50 messages that cost more than the query.
-``tests/unit/test_rendering.py`` checks these bytes equal what the response models
-themselves produce.
+The fields come from the shapes (``entrypoints/shapes.py``), so a field added there
+appears here too; ``tests/unit/test_rendering.py`` checks these bytes equal what the
+shapes themselves produce.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic_core import to_json
 from starlette.responses import Response
 
 from domain.chats import Chat, Message
+from entrypoints.shapes import ChatResponse, MessageResponse, Shape
 
 
-def message_fields(message: Message) -> dict[str, Any]:
-    """The fields of ``MessageResponse``, in its order."""
-    return {
-        "id": message.id,
-        "chat_id": message.chat_id,
-        "role": message.role.value,
-        "content": message.content,
-        "created_at": message.created_at,
-    }
+def _fields_of(shape: type[Shape]) -> Callable[[Any], dict[str, Any]]:
+    """The attributes ``shape`` lists, read from an entity, in the shape's order."""
+    names = tuple(shape.model_fields)
+
+    def fields(entity: Any) -> dict[str, Any]:
+        return {name: getattr(entity, name) for name in names}
+
+    return fields
 
 
-def chat_fields(chat: Chat) -> dict[str, Any]:
-    """The fields of ``ChatResponse``, in its order."""
-    return {
-        "id": chat.id,
-        "user_id": chat.user_id,
-        "title": chat.title,
-        "created_at": chat.created_at,
-        "updated_at": chat.updated_at,
-    }
+message_fields = _fields_of(MessageResponse)
+chat_fields = _fields_of(ChatResponse)
 
 
 def json_response(

@@ -1,15 +1,15 @@
-"""Request and response bodies, named as in the spec."""
+"""Request bodies and the HTTP-only responses, named as in the spec.
 
-from datetime import datetime
+The shapes of users, chats and messages, which the CLI prints too, are in
+``entrypoints/shapes.py``.
+"""
+
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from adapters.email_addresses import normalize_email_address
-from domain.chats import Chat, Message
 from domain.errors import InvalidInput
-from domain.users import User
 
 
 def _storable(text: str) -> str:
@@ -96,16 +96,6 @@ class AccountDelete(_Body):
     password: Text = Field(min_length=1, max_length=1024, description="The current password.")
 
 
-class UserResponse(BaseModel):
-    id: UUID
-    email: str
-    created_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> "UserResponse":
-        return cls(id=user.id, email=user.email, created_at=user.created_at)
-
-
 # Length bounds on titles and contents are settings, enforced by the domain (422).
 class ChatCreate(_Body):
     title: Text | None = Field(
@@ -118,48 +108,10 @@ class ChatUpdate(_Body):
     title: Text = Field(description="At most 200 characters (MAX_TITLE_CHARS).")
 
 
-# The chat and message routes send these as bytes built by entrypoints/http/rendering.py;
-# the CLI and the export use the models.
-class ChatResponse(BaseModel):
-    id: UUID
-    user_id: UUID
-    title: str
-    created_at: datetime
-    updated_at: datetime = Field(description="Last activity: creation or the latest message.")
-
-    @classmethod
-    def of(cls, chat: Chat) -> "ChatResponse":
-        return cls(
-            id=chat.id,
-            user_id=chat.user_id,
-            title=chat.title,
-            created_at=chat.created_at,
-            updated_at=chat.updated_at,
-        )
-
-
 class MessageCreate(_Body):
     content: Text = Field(
         description="Not blank; at most 32,000 characters (MAX_CONTENT_CHARS).",
     )
-
-
-class MessageResponse(BaseModel):
-    id: UUID
-    chat_id: UUID
-    role: Literal["user", "assistant"]
-    content: str
-    created_at: datetime
-
-    @classmethod
-    def of(cls, message: Message) -> "MessageResponse":
-        return cls(
-            id=message.id,
-            chat_id=message.chat_id,
-            role=message.role.value,
-            content=message.content,
-            created_at=message.created_at,
-        )
 
 
 class Problem(BaseModel):

@@ -13,7 +13,7 @@ from entrypoints.http.rendering import (
     message_response,
     messages_response,
 )
-from entrypoints.http.schemas import ChatResponse, MessageResponse
+from entrypoints.shapes import ChatResponse, MessageResponse
 
 # Odd on purpose: a non-UTC offset, microseconds, non-ASCII and characters JSON escapes.
 _AT = datetime(2026, 11, 24, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=5, minutes=30)))

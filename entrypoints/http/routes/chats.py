@@ -10,7 +10,8 @@ from entrypoints.http.dependencies import TokenUser, use_case
 from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.rendering import chat_response, chats_response
-from entrypoints.http.schemas import ChatCreate, ChatResponse, ChatUpdate
+from entrypoints.http.schemas import ChatCreate, ChatUpdate
+from entrypoints.shapes import ChatResponse
 
 router = APIRouter(prefix="/chats", tags=["chats"])
 

@@ -18,7 +18,8 @@ from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, 
 from entrypoints.http.problems import problems
 from entrypoints.http.rendering import message_response, messages_response
 from entrypoints.http.routes.chats import IdempotencyKey
-from entrypoints.http.schemas import MessageCreate, MessageResponse
+from entrypoints.http.schemas import MessageCreate
+from entrypoints.shapes import MessageResponse
 
 router = APIRouter(prefix="/chats/{chat_id}/messages", tags=["messages"])
 

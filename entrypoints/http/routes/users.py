@@ -12,7 +12,8 @@ from domain.users import User
 from entrypoints.export import export_document
 from entrypoints.http.dependencies import CurrentUser, use_case
 from entrypoints.http.problems import problems
-from entrypoints.http.schemas import AccountDelete, UserResponse
+from entrypoints.http.schemas import AccountDelete
+from entrypoints.shapes import UserResponse
 
 router = APIRouter(prefix="/users/me", tags=["users"])
 

@@ -1,0 +1,43 @@
+"""What users, chats and messages look like from outside: the HTTP API and the CLI's JSON.
+
+Each shape lists its fields once; pydantic reads them from the entity by name
+(``from_attributes``), and ``entrypoints/http/rendering.py`` derives its fast path from
+the same list.
+"""
+
+from datetime import datetime
+from typing import Literal, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, entity: object) -> Self:
+        """The shape of ``entity``, read from its attributes of the same names."""
+        return cls.model_validate(entity)
+
+
+class UserResponse(Shape):
+    id: UUID
+    email: str
+    created_at: datetime
+
+
+class ChatResponse(Shape):
+    id: UUID
+    user_id: UUID
+    title: str
+    created_at: datetime
+    updated_at: datetime = Field(description="Last activity: creation or the latest message.")
+
+
+class MessageResponse(Shape):
+    id: UUID
+    chat_id: UUID
+    role: Literal["user", "assistant"]
+    content: str
+    created_at: datetime
