@@ -21,13 +21,13 @@ def normalize_email_address(email: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
     if len(folded) > MAX_EMAIL_CHARS:
-        raise InvalidInput(INVALID)
+        raise InvalidInput(INVALID, "email")
     try:
         normalized = validate_email(folded, check_deliverability=False).normalized
     except EmailNotValidError:
-        raise InvalidInput(INVALID) from None
+        raise InvalidInput(INVALID, "email") from None
     if len(normalized) > MAX_EMAIL_CHARS:
-        raise InvalidInput(INVALID)
+        raise InvalidInput(INVALID, "email")
     return normalized
 
 

@@ -33,17 +33,20 @@ class TextLimits:
         if not title:
             return DEFAULT_CHAT_TITLE
         if len(title) > self.max_title_chars:
-            raise InvalidInput(f"The title is longer than {self.max_title_chars} characters.")
+            raise InvalidInput(
+                f"The title is longer than {self.max_title_chars} characters.", "title"
+            )
         _reject_nul(title, "title")
         return title
 
     def content(self, raw: str) -> str:
         """Message text as sent; it must hold something other than white space."""
         if not raw.strip():
-            raise InvalidInput("The message content must not be empty.")
+            raise InvalidInput("The message content must not be empty.", "content")
         if len(raw) > self.max_content_chars:
             raise InvalidInput(
-                f"The message content is longer than {self.max_content_chars} characters."
+                f"The message content is longer than {self.max_content_chars} characters.",
+                "content",
             )
         _reject_nul(raw, "content")
         return raw
@@ -52,7 +55,7 @@ class TextLimits:
 def _reject_nul(text: str, what: str) -> None:
     # PostgreSQL text cannot hold U+0000; refuse it here rather than fail at insert.
     if "\x00" in text:
-        raise InvalidInput(f"The {what} must not contain a NUL character.")
+        raise InvalidInput(f"The {what} must not contain a NUL character.", what)
 
 
 @dataclass(eq=False, slots=True)

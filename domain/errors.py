@@ -10,7 +10,14 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    """A value breaks a business rule (too long, empty, too common...)."""
+    """A value breaks a business rule (too long, empty, too common...).
+
+    ``field`` names the value when one is to blame (``"password"``, ``"title"``...).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class EmailAlreadyRegistered(DomainError):

@@ -39,18 +39,28 @@ class PasswordPolicy:
         """
         password = normalize_password(password)
         if len(password) < self.min_chars:
-            raise InvalidInput(f"The password must be at least {self.min_chars} characters long.")
+            raise InvalidInput(
+                f"The password must be at least {self.min_chars} characters long.", "password"
+            )
         if len(password) > self.max_chars:
-            raise InvalidInput(f"The password must be at most {self.max_chars} characters long.")
+            raise InvalidInput(
+                f"The password must be at most {self.max_chars} characters long.", "password"
+            )
         if "\x00" in password:
-            raise InvalidInput("The password must not contain a NUL character.")
+            raise InvalidInput("The password must not contain a NUL character.", "password")
         visible = "".join(char for char in password if not _invisible(char)).casefold()
         if not visible:
-            raise InvalidInput("The password must not be only spaces or invisible characters.")
+            raise InvalidInput(
+                "The password must not be only spaces or invisible characters.", "password"
+            )
         if email is not None and visible in _email_forms(email):
-            raise InvalidInput("The password must not be your email address or part of it.")
+            raise InvalidInput(
+                "The password must not be your email address or part of it.", "password"
+            )
         if password.casefold() in self.common or visible in self.common:
-            raise InvalidInput("This password is too common. Choose one that is harder to guess.")
+            raise InvalidInput(
+                "This password is too common. Choose one that is harder to guess.", "password"
+            )
 
 
 def _email_forms(email: str) -> set[str]:

@@ -52,6 +52,13 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
 ]
 
 
+# What a client is told when nothing more specific is known; every problem has a detail.
+_DEFAULT_DETAIL = {
+    404: "There is nothing at this path.",
+    405: "This path does not accept this method; the Allow header lists those it does.",
+}
+
+
 def problem_document(
     status: int,
     detail: str | None = None,
@@ -64,9 +71,8 @@ def problem_document(
         "type": f"/problems/{slug}" if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
+        "detail": detail or _DEFAULT_DETAIL.get(status) or f"{HTTPStatus(status).description}.",
     }
-    if detail:
-        body["detail"] = detail
     if request is not None:
         body["instance"] = request.url.path
         request_id = getattr(request.state, "request_id", None)
@@ -106,7 +112,18 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, ServiceUnavailable):
         logger.warning("database unavailable: %s", type(error.__cause__).__name__)
-    return problem(status, str(error), slug=slug, headers=headers, request=request)
+    errors = [_error_item(error, slug)] if status == 422 else None
+    return problem(status, str(error), slug=slug, headers=headers, request=request, errors=errors)
+
+
+def _error_item(error: DomainError, slug: str | None) -> dict[str, Any]:
+    """A domain error as one ``errors`` entry, shaped like a validation error's."""
+    loc: list[str] = ["body"]
+    if isinstance(error, InvalidInput) and error.field:
+        loc.append(error.field)
+    elif isinstance(error, IdempotencyKeyReused):
+        loc = ["header", "Idempotency-Key"]
+    return {"loc": loc, "msg": str(error), "type": slug or "invalid"}
 
 
 def error_document(request: Request, error: Exception) -> dict[str, Any]:
@@ -114,7 +131,10 @@ def error_document(request: Request, error: Exception) -> dict[str, Any]:
     ``error`` event): the same table as above, without the status line to carry it."""
     if isinstance(error, DomainError):
         status, slug = _status_of(error)
-        extra = {"retry_after": getattr(error, "retry_after", None)}
+        extra = {
+            "retry_after": getattr(error, "retry_after", None),
+            "errors": [_error_item(error, slug)] if status == 422 else None,
+        }
         return problem_document(status, str(error), slug=slug, request=request, **extra)
     logger.error("unhandled error in a stream", exc_info=error)
     return problem_document(500, "Something went wrong on our side.", request=request)

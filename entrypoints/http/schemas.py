@@ -120,9 +120,10 @@ class Problem(BaseModel):
     type: str = "about:blank"
     title: str
     status: int
-    detail: str | None = None
+    detail: str = Field(description="What went wrong, for a person to read.")
     instance: str | None = None
     request_id: str | None = None
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="For validation failures: where and what."
+        default=None,
+        description="On every 422: where (`loc`), what (`msg`) and which rule (`type`).",
     )
