@@ -19,9 +19,8 @@ def psycopg_url(database_url: str) -> URL:
 
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
-    # Per worker process. Measured with make bench: 20 kept connections serve 32
-    # concurrent requests per worker as fast as 30 did; overflow connections opened and
-    # closed under sustained load cost more than the waits they saved (see RESULTS.md).
+    # Per worker process, sized with make bench; no overflow: connections opened and
+    # closed under sustained load cost more than the waits they saved (bench/RESULTS.md).
     size: int = 20
     max_overflow: int = 0
     # Seconds. Bounded everywhere so that a dead database fails a request fast.
@@ -56,10 +55,10 @@ class ConnectionQueue:
     """First come, first served admission to the pool, as wide as the pool.
 
     SQLAlchemy's async pool gives a returned connection to whichever request asks
-    next, so under load a waiting request can be overtaken again and again: with 32
-    requests per worker on a pool of 15, POST /chats/{id}/messages had a p99 of 130 ms
-    at a p50 of 45 ms. Waiting here instead, on asyncio's fair semaphore, serves
-    waiters in arrival order; the wait is bounded like the pool's own.
+    next, so under load a waiting request can be overtaken again and again, and the
+    tail latency grew far beyond the median (bench/RESULTS.md). Waiting here instead,
+    on asyncio's fair semaphore, serves waiters in arrival order; the wait is bounded
+    like the pool's own.
     """
 
     def __init__(self, pool: PoolSettings) -> None:

@@ -49,8 +49,9 @@ from domain.throttling import AttemptWindow
 from domain.users import User
 
 # Rows come from select(<table>) or RETURNING <table's columns>, so in the table's
-# column order, and are unpacked by position: six times faster than by name, which
-# shows on a page of 50 messages. The check keeps a reordered table from going unnoticed.
+# column order, and are unpacked by position: much faster than by name, which shows on
+# a page of messages (bench/RESULTS.md). The check keeps a reordered table from going
+# unnoticed.
 _ROWS = {
     users: ("id", "email", "password_hash", "created_at"),
     chats: ("id", "user_id", "title", "created_at", "updated_at"),
