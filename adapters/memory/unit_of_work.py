@@ -272,6 +272,8 @@ class InMemoryIdempotencyStore:
         self, user_id: UUID, key: str, request_hash: str, *, in_flight_for: timedelta
     ) -> IdempotentRecord | None:
         now = datetime.now(UTC)
+        if user_id not in self._state.users:
+            raise InvalidToken()  # the foreign key the SQL schema enforces
         earlier = self._state.idempotency.get((user_id, key))
         abandoned = (
             earlier is not None
@@ -288,8 +290,8 @@ class InMemoryIdempotencyStore:
         return None
 
     async def complete(self, user_id: UUID, key: str, result: str) -> None:
-        record = self._state.idempotency[(user_id, key)]
-        self._state.idempotency[(user_id, key)] = replace(record, result=result)
+        if record := self._state.idempotency.get((user_id, key)):
+            self._state.idempotency[(user_id, key)] = replace(record, result=result)
 
     async def release(self, user_id: UUID, key: str, request_hash: str) -> None:
         record = self._state.idempotency.get((user_id, key))
@@ -389,7 +391,6 @@ class InMemoryUnitOfWork:
         self._store = store
         self._state = InMemoryState()
         self._in_transaction = False
-        self.committed = False
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
@@ -430,4 +431,3 @@ class InMemoryUnitOfWork:
     async def commit(self) -> None:
         self._store.state = self._state
         self._in_transaction = False
-        self.committed = True

@@ -1,17 +1,19 @@
 """PurgeExpiredRecords on the in-memory adapters."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
 from application.maintenance import PurgeExpiredRecords
+from domain.users import User
 
 
 async def test_purge_drops_only_what_is_past_its_retention() -> None:
     store = InMemoryStore()
     now = datetime.now(UTC)
-    user_id = uuid.uuid4()
+    user = User(email="eve@example.com", password_hash="x")
+    user_id = user.id
     async with InMemoryUnitOfWork(store) as uow:
+        await uow.users.add(user)  # a key belongs to a user who exists
         await uow.idempotency.claim(user_id, "key", "hash", in_flight_for=timedelta(minutes=2))
         await uow.attempts.reserve({"old": timedelta(hours=1)}, now - timedelta(hours=3))
         await uow.attempts.reserve({"fresh": timedelta(hours=1)}, now)
