@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import weakref
 
 from application.maintenance import PurgeExpiredRecords
 
@@ -10,19 +11,30 @@ logger = logging.getLogger(__name__)
 
 
 class Housekeeping:
-    """Drop expired idempotency keys and throttle windows, now and then every interval."""
+    """Drop expired idempotency keys and throttle windows, now and then every interval.
+
+    One task per event loop: tests and the fuzzer run one app's lifespan in several
+    loops, and a task may only be awaited from its own.
+    """
 
     def __init__(self, purge: PurgeExpiredRecords, interval_seconds: float) -> None:
         self._purge = purge
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]]
+        self._tasks = weakref.WeakKeyDictionary()
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="housekeeping")
+        loop = asyncio.get_running_loop()
+        task = self._tasks.get(loop)
+        if task is None or task.done():
+            self._tasks[loop] = loop.create_task(self._run(), name="housekeeping")
+
+    def running(self) -> bool:
+        task = self._tasks.get(asyncio.get_running_loop())
+        return task is not None and not task.done()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
+        task = self._tasks.pop(asyncio.get_running_loop(), None)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

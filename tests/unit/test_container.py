@@ -151,13 +151,35 @@ async def test_start_and_stop_run_the_storage_lifetime_and_the_housekeeping(
 
     await start(container)
     await asyncio.sleep(0)  # the housekeeping task's first round
-    running = container.housekeeping()._task
+    was_running = container.housekeeping().running()
     await stop(container)
 
     assert storage.events == ["start", "stop"]
-    assert running is not None
-    assert running.cancelled()
-    assert container.housekeeping()._task is None
+    assert was_running
+    assert not container.housekeeping().running()
+
+
+def test_each_event_loop_starts_and_stops_its_own_housekeeping(container: Any) -> None:
+    """One app may live in several loops in turn (test clients); none stops another's task."""
+    container.storage.override(providers.Object(RecordingStorage()))
+    housekeeping = container.housekeeping()
+
+    async def start_only() -> None:
+        await start(container)
+
+    async def start_and_stop() -> bool:
+        await start(container)
+        running = housekeeping.running()
+        await stop(container)
+        return running and not housekeeping.running()
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(start_only())
+        assert asyncio.run(start_and_stop())  # awaits only its own loop's task
+        first.run_until_complete(stop(container))
+    finally:
+        first.close()
 
 
 async def test_stop_is_safe_when_nothing_was_started(container: Any) -> None:
@@ -168,7 +190,6 @@ async def test_stop_is_safe_when_nothing_was_started(container: Any) -> None:
     await stop(container)
 
     assert storage.events == ["stop", "stop"]
-    assert container.housekeeping()._task is None
 
 
 async def test_the_memory_storage_is_one_line_away_and_always_ready(container: Any) -> None:
