@@ -174,7 +174,7 @@ class ResetPassword:
             user = await uow.users.get(user_id) if user_id else None
         if user is None:
             raise InvalidResetToken()
-        self._policy.check(new_password, email=user.email)
+        self._policy.check(new_password, email=user.email, field="new_password")
         password_hash = await self._hasher.hash(normalize_password(new_password))
         async with self._uow() as uow:
             user_id = await uow.reset_tokens.consume(digest, datetime.now(UTC))

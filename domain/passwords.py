@@ -30,8 +30,8 @@ class PasswordPolicy:
     max_chars: int = 128
     common: frozenset[str] = field(default_factory=frozenset)
 
-    def check(self, password: str, *, email: str | None = None) -> None:
-        """Raise ``InvalidInput`` with a message a person can act on.
+    def check(self, password: str, *, email: str | None = None, field: str = "password") -> None:
+        """Raise ``InvalidInput`` with a message a person can act on, naming ``field``.
 
         The password is judged in its normalised form; spaces and invisible characters
         do not hide a common password (``pass word 1`` is ``password1``), and neither do
@@ -40,26 +40,24 @@ class PasswordPolicy:
         password = normalize_password(password)
         if len(password) < self.min_chars:
             raise InvalidInput(
-                f"The password must be at least {self.min_chars} characters long.", "password"
+                f"The password must be at least {self.min_chars} characters long.", field
             )
         if len(password) > self.max_chars:
             raise InvalidInput(
-                f"The password must be at most {self.max_chars} characters long.", "password"
+                f"The password must be at most {self.max_chars} characters long.", field
             )
         if "\x00" in password:
-            raise InvalidInput("The password must not contain a NUL character.", "password")
+            raise InvalidInput("The password must not contain a NUL character.", field)
         visible = "".join(char for char in password if not _invisible(char)).casefold()
         if not visible:
             raise InvalidInput(
-                "The password must not be only spaces or invisible characters.", "password"
+                "The password must not be only spaces or invisible characters.", field
             )
         if email is not None and visible in _email_forms(email):
-            raise InvalidInput(
-                "The password must not be your email address or part of it.", "password"
-            )
+            raise InvalidInput("The password must not be your email address or part of it.", field)
         if password.casefold() in self.common or visible in self.common:
             raise InvalidInput(
-                "This password is too common. Choose one that is harder to guess.", "password"
+                "This password is too common. Choose one that is harder to guess.", field
             )
 
 

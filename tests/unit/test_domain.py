@@ -3,6 +3,7 @@
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -167,3 +168,19 @@ def test_disabled_limit_never_blocks() -> None:
     off = Limit(0, timedelta(minutes=15))
     assert not off.enabled
     assert AttemptWindow(1_000, START).retry_after(off, START) is None
+
+
+@pytest.mark.parametrize(
+    ("check", "field"),
+    [
+        (lambda: POLICY.check("short"), "password"),
+        (lambda: POLICY.check("letmein123", field="new_password"), "new_password"),
+        (lambda: TextLimits(max_title_chars=3).title("long title"), "title"),
+        (lambda: TextLimits().content("   "), "content"),
+        (lambda: TextLimits().content("nul \x00"), "content"),
+    ],
+)
+def test_invalid_input_names_the_value_to_blame(check: Any, field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        check()
+    assert raised.value.field == field
