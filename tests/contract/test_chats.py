@@ -71,13 +71,15 @@ async def test_the_owners_chats_most_recently_active_first(
         first = await work.chats.list_owned(saved_user.id, PageRequest(limit=2))
         assert first.next is not None
         rest = await work.chats.list_owned(saved_user.id, PageRequest(limit=2, after=first.next))
-        streamed = [c.id async for c in work.chats.iter_owned(saved_user.id)]
+        oldest = await work.chats.list_owned_oldest_first(saved_user.id, PageRequest(limit=10))
         counts = await work.chats.count_by_user([saved_user.id, other.id, uuid.uuid4()])
 
     newest_first = [chats[0], *sorted(chats[1:], key=lambda c: (c.updated_at, c.id))[::-1]]
     assert [c.id for c in [*first.items, *rest.items]] == [c.id for c in newest_first]
     assert rest.next is None
-    assert streamed == [c.id for c in sorted(chats, key=lambda c: (c.created_at, c.id))]
+    assert [c.id for c in oldest.items] == [
+        c.id for c in sorted(chats, key=lambda c: (c.created_at, c.id))
+    ]
     assert counts.get(saved_user.id) == 3
     assert counts.get(other.id) == 1
 

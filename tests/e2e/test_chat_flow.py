@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from application.snapshots import fingerprint
 from domain.chats import Chat, Message
 from domain.errors import AssistantUnavailable
-from entrypoints.container import Container
+from entrypoints.container import Container, stop
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.e2e.conftest import NO_LIMITS, PASSWORD, new_email
@@ -68,7 +68,7 @@ async def _client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
         async with httpx2.AsyncClient(transport=transport, base_url="http://api") as client:
             yield client
     finally:
-        await app.state.container.engine().dispose()
+        await stop(app.state.container)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dependency_injector import providers
 from starlette.types import Message
 
 from application.users import ExportUserData
-from entrypoints.container import Container
+from entrypoints.container import Container, stop
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.e2e.conftest import NO_LIMITS, PASSWORD, new_email
@@ -99,7 +99,7 @@ async def test_exports_whose_clients_stop_reading_hold_no_connection(database_ur
         async with asyncio.timeout(30):
             await asyncio.gather(*(d.stalled.wait() for d in downloads))
 
-        checked_out = container.engine().pool.checkedout()  # type: ignore[attr-defined]
+        checked_out = container.storage().engine.pool.checkedout()  # type: ignore[attr-defined]
         statuses = [(await api.get("/chats", headers=other)).status_code for _ in range(5)]
         posted = await api.post(
             f"/chats/{others_chat['id']}/messages", json={"content": "still here"}, headers=other
@@ -108,7 +108,7 @@ async def test_exports_whose_clients_stop_reading_hold_no_connection(database_ur
         resume.set()
         async with asyncio.timeout(30):
             await asyncio.gather(*running)
-    await container.engine().dispose()
+    await stop(container)
 
     assert checked_out == 0
     assert statuses == [200] * 5
