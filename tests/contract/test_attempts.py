@@ -12,31 +12,44 @@ def _subject() -> str:
     return f"login-email:{uuid.uuid4().hex}"
 
 
-async def test_attempt_windows_count_and_restart(uow: UowFactory) -> None:
+async def test_reservations_count_within_a_window_and_restart_after_it(uow: UowFactory) -> None:
     subject, start = _subject(), datetime.now(UTC)
     async with uow() as work:
-        await work.attempts.record([subject], start, WINDOW)
-        await work.attempts.record([subject], start + timedelta(minutes=1), WINDOW)
-        await work.commit()
+        first = await work.attempts.reserve({subject: WINDOW}, start)
+        second = await work.attempts.reserve({subject: WINDOW}, start + timedelta(minutes=1))
     async with uow() as work:
-        assert (await work.attempts.windows([subject]))[subject].count == 2
-        await work.attempts.record([subject], start + timedelta(minutes=20), WINDOW)
-        restarted = (await work.attempts.windows([subject]))[subject]
-    assert (restarted.count, restarted.started_at) == (1, start + timedelta(minutes=20))
+        restarted = await work.attempts.reserve({subject: WINDOW}, start + timedelta(minutes=20))
+
+    assert (first[subject].count, second[subject].count) == (1, 2)
+    assert (restarted[subject].count, restarted[subject].started_at) == (
+        1,
+        start + timedelta(minutes=20),
+    )
 
 
-async def test_clear_and_purge_forget_windows(uow: UowFactory) -> None:
-    cleared, old, recent = _subject(), _subject(), _subject()
+async def test_a_reservation_counts_without_a_commit(uow: UowFactory) -> None:
+    subject, now = _subject(), datetime.now(UTC)
+    async with uow() as work:
+        await work.attempts.reserve({subject: WINDOW}, now)  # no commit
+
+    async with uow() as work:
+        again = await work.attempts.reserve({subject: WINDOW}, now)
+    assert again[subject].count == 2
+
+
+async def test_release_takes_one_back_and_clear_and_purge_forget(uow: UowFactory) -> None:
+    released, cleared, old = _subject(), _subject(), _subject()
     now = datetime.now(UTC)
     async with uow() as work:
-        await work.attempts.record([cleared, recent], now, WINDOW)
-        await work.attempts.record([old], now - timedelta(hours=2), WINDOW)
-        await work.commit()
-
+        await work.attempts.reserve({released: WINDOW, cleared: WINDOW}, now)
+        await work.attempts.reserve({released: WINDOW}, now)
+        await work.attempts.reserve({old: WINDOW}, now - timedelta(hours=2))
     async with uow() as work:
+        await work.attempts.release(released)
         await work.attempts.clear(cleared)
         await work.attempts.purge(now - timedelta(hours=1))
         await work.commit()
 
     async with uow() as work:
-        assert set(await work.attempts.windows([cleared, old, recent])) == {recent}
+        counts = await work.attempts.reserve({released: WINDOW, cleared: WINDOW, old: WINDOW}, now)
+    assert {s: w.count for s, w in counts.items()} == {released: 2, cleared: 1, old: 1}
