@@ -9,7 +9,6 @@ import uvicorn
 from adapters.sqlalchemy import diagnosis
 from entrypoints.cli import database, local_server
 from entrypoints.cli.runtime import CommandError
-from entrypoints.http.server_protocol import BoundedHttpToolsProtocol
 from entrypoints.settings import Settings
 
 
@@ -53,8 +52,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,  # the app decides whom to trust (TRUSTED_PROXIES)
         log_level=settings.log_level.lower(),
         log_config=None,  # the app logs JSON (entrypoints/logs.py); keep uvicorn's lines in it
-        # httptools, plus bounds on each request head's size and arrival time.
-        http=BoundedHttpToolsProtocol,
+        # httptools, plus bounds on each request head's size and arrival time. Named, like
+        # the app, so the command line imports nothing of entrypoints.http.
+        http="entrypoints.http.server_protocol:BoundedHttpToolsProtocol",
         timeout_graceful_shutdown=30,
     )
     return 0
