@@ -16,6 +16,7 @@ from dependency_injector import providers
 from fastapi import FastAPI
 
 from application.ports import PasswordHasher
+from entrypoints.container import stop
 from tests.e2e.conftest import PASSWORD, make_app, new_email
 
 
@@ -66,7 +67,7 @@ async def _api(database_url: str, **limits: Any) -> AsyncIterator[Api]:
     transport = httpx2.ASGITransport(app=app, client=("203.0.113.50", 40000))
     async with httpx2.AsyncClient(transport=transport, base_url="http://api") as client:
         yield Api(app, client, hasher)
-    await container.engine().dispose()
+    await stop(container)
 
 
 @pytest.fixture
