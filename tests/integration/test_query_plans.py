@@ -24,8 +24,10 @@ async def long_chat(engine: AsyncEngine) -> Chat:
     user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
     chat, other = Chat(user_id=user.id, title="long"), Chat(user_id=user.id, title="other")
     async with engine.begin() as connection:
-        # Setting up takes long on a busy machine; the app's statement timeout is not tested here.
-        await connection.execute(text("SET LOCAL statement_timeout = 0"))
+        # Setting up takes long on a busy machine; the app's statement timeout is not tested
+        # here. A session setting (the engine autocommits, so SET LOCAL would not hold),
+        # reset below to the connection's own value.
+        await connection.execute(text("SET statement_timeout = 0"))
         await connection.execute(
             text("INSERT INTO users VALUES (:id, :email, 'x', now())"),
             {"id": user.id, "email": user.email},
@@ -45,6 +47,7 @@ async def long_chat(engine: AsyncEngine) -> Chat:
             {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
         )
         await connection.execute(text("ANALYZE messages"))
+        await connection.execute(text("RESET statement_timeout"))
     return chat
 
 
