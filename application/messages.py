@@ -155,6 +155,12 @@ class PostMessage:
             chunks.put_nowait(None)
         return answer
 
+    async def finish_replies(self) -> None:
+        """Wait for replies still being written (their clients may be gone) to be stored:
+        at shutdown, before the pool closes; the caller bounds the wait."""
+        if self._running:
+            await asyncio.wait(set(self._running))
+
     def _finished(self, task: "asyncio.Task[Message]") -> None:
         self._running.discard(task)
         if not task.cancelled():

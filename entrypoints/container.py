@@ -1,5 +1,7 @@
 """The composition root: the only module that knows which adapter serves which port."""
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
@@ -47,6 +49,9 @@ from domain.passwords import PasswordPolicy
 from domain.throttling import Limit
 from entrypoints.housekeeping import Housekeeping
 from entrypoints.settings import Settings
+
+# At shutdown, how long replies still being written may take to be stored.
+REPLY_DRAIN_SECONDS = 30.0
 
 
 class Storage(Protocol):
@@ -270,6 +275,10 @@ async def start(container: Container) -> None:
 async def stop(container: Container) -> None:
     """Close what ``start`` and first use opened, last first; the container stays usable."""
     await container.housekeeping().stop()
+    # Replies still being written (their clients may have disconnected) are stored first.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(REPLY_DRAIN_SECONDS):
+            await container.post_message().finish_replies()
     await container.storage().stop()
     for adapter in (container.password_hasher(),):  # threads of their own
         if isinstance(adapter, _Closable):  # a stand-in (tests) may have none

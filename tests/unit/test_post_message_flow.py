@@ -180,3 +180,17 @@ async def test_a_replayed_exchange_has_no_chunks_only_the_stored_answer() -> Non
 
     assert [chunk async for chunk in replay.chunks()] == []
     assert (await replay.answer()).id == first.id
+
+
+async def test_finishing_waits_for_replies_nobody_listens_to_any_more() -> None:
+    app = build_app()
+    chat = await _chat(app)
+    gate = asyncio.Event()
+    post = _post(app, ScriptedAssistant(["a", "b"], gate=gate))
+    await post.start(user_id=chat.user_id, chat_id=chat.id, content="Hi")  # nobody listens
+
+    asyncio.get_running_loop().call_soon(gate.set)
+    async with asyncio.timeout(10):
+        await post.finish_replies()
+
+    assert sorted(m.content for m in app.store.state.messages.values()) == ["Hi", "ab"]
