@@ -128,6 +128,7 @@ def _pool_settings(settings: Settings) -> PoolSettings:
         checkout_timeout=settings.db_pool_timeout_seconds,
         connect_timeout=settings.db_connect_timeout_seconds,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        transaction_pooler=settings.database_pooler == "transaction",
     )
 
 
@@ -155,6 +156,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.database_url,
         pool_settings,
         migrate_on_start=settings.provided.migrate_on_startup,
+        migration_url=settings.provided.migration_url,
     )
     memory_store = providers.Singleton(InMemoryStore)
     memory_storage = providers.Singleton(InMemoryStorage, memory_store)

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     migrate_on_startup: bool = True
 
+    # Where the app's connections go through: "none" (straight to PostgreSQL, or a pooler
+    # in session mode) or "transaction" (PgBouncer's transaction mode, or a managed
+    # service's transaction pooler): then no state is left on a server connection.
+    database_pooler: Literal["none", "transaction"] = "none"
+    # A direct connection for migrations and `memory-agent db ...` (default: DATABASE_URL).
+    migration_database_url: str | None = None
+
     # Database pool; every wait is bounded so a dead database fails requests fast.
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
@@ -94,6 +101,21 @@ class Settings(BaseSettings):
         if self.app_env == "production":
             raise InsecureSettings(f"Refusing to start in production: {reason}")
         logger.warning("%s Acceptable only outside production.", reason)
+
+    @property
+    def migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+    @property
+    def statement_timeout_on_database(self) -> int | None:
+        """The statement timeout migrations write on the database, or None to leave it be.
+
+        Behind a transaction pooler the app cannot send it when it connects (poolers refuse
+        startup options) nor set it per session (the next transaction may run on another
+        server connection), so it becomes the database's own default; the app sends it
+        at connect time otherwise.
+        """
+        return self.db_statement_timeout_ms if self.database_pooler == "transaction" else None
 
     @property
     def hash_workers(self) -> int:

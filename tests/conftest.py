@@ -6,6 +6,11 @@ PostgreSQL starts on a free loopback port with a temporary data folder, removed 
 end. Each run creates its own database, migrates it, and drops it at the end, so tests
 never touch ``memorydb`` and can run twice in a row. Tests that need no database run
 first, so they report even when no database can be had.
+
+With ``TEST_POOLER_URL`` (a transaction pooler in front of that server, as
+``make topology-test`` starts one), the app's connections go through the pooler
+(the ``database_url`` fixture) while creating, migrating and dropping the database
+stay on the direct connection (``migration_database_url``), as in production.
 """
 
 import os
@@ -87,6 +92,10 @@ def database_server() -> Iterator[str]:
         server.remove()
 
 
+def _pooler_url() -> str | None:
+    return os.environ.get("TEST_POOLER_URL") or None
+
+
 def _admin_conninfo(url: str) -> str:
     parsed = make_url(url).set(drivername="postgresql", database="postgres")
     return parsed.render_as_string(hide_password=False)
@@ -95,8 +104,14 @@ def _admin_conninfo(url: str) -> str:
 # Named at import, so modules that must build an app at import time (the fuzz test)
 # point it here; the database itself exists once the `database_url` fixture runs.
 RUN_DATABASE_NAME = f"memory_agent_test_{uuid.uuid4().hex[:12]}"
-RUN_DATABASE_URL = (
+RUN_MIGRATION_DATABASE_URL = (
     make_url(_server_url()).set(database=RUN_DATABASE_NAME).render_as_string(hide_password=False)
+)
+# Where the app connects: the pooler when there is one, else the server itself.
+RUN_DATABASE_URL = (
+    make_url(_pooler_url() or _server_url())
+    .set(database=RUN_DATABASE_NAME)
+    .render_as_string(hide_password=False)
 )
 
 
@@ -112,7 +127,7 @@ def database_url(database_server: str) -> Iterator[str]:
         hint = diagnosis.explain(error, database_server) or str(error)
         pytest.exit(f"the database tests cannot run: {hint}", returncode=1)
     try:
-        migrate.upgrade(RUN_DATABASE_URL)
+        migrate.upgrade(RUN_MIGRATION_DATABASE_URL)
         yield RUN_DATABASE_URL
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
@@ -131,3 +146,9 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCertificate:
     return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def migration_database_url(database_url: str) -> str:
+    """The run's database on a direct connection (``database_url`` may go through a pooler)."""
+    return RUN_MIGRATION_DATABASE_URL

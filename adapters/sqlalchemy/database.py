@@ -3,6 +3,7 @@
 import asyncio
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -27,6 +28,24 @@ class PoolSettings:
     checkout_timeout: float = 5.0
     connect_timeout: int = 5
     statement_timeout_ms: int = 10_000
+    # Behind a transaction pooler (PgBouncer's transaction mode): see session_options.
+    transaction_pooler: bool = False
+
+
+def session_options(pool: PoolSettings) -> dict[str, Any]:
+    """What each new connection asks of its server session, as psycopg connect arguments.
+
+    Straight to PostgreSQL, the statement timeout goes along as a startup option and
+    psycopg prepares statements it runs often. A transaction pooler hands each
+    transaction to whichever server connection is free, so neither may be left on one:
+    PgBouncer refuses startup options outright, and a statement prepared on one server
+    connection is missing on the next (or already there under the same name). There the
+    timeout is the database's own default, written by the migrations
+    (``migrate.upgrade``'s ``statement_timeout_ms``).
+    """
+    if pool.transaction_pooler:
+        return {"prepare_threshold": None}
+    return {"options": f"-c statement_timeout={pool.statement_timeout_ms}"}
 
 
 def create_engine(database_url: str, pool: PoolSettings | None = None) -> AsyncEngine:
@@ -45,8 +64,8 @@ def create_engine(database_url: str, pool: PoolSettings | None = None) -> AsyncE
         hide_parameters=True,
         connect_args={
             "connect_timeout": pool.connect_timeout,
-            "options": f"-c statement_timeout={pool.statement_timeout_ms}",
             "application_name": "memory-agent",
+            **session_options(pool),
         },
     )
 

@@ -8,13 +8,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.database import psycopg_url
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every process of this app.
-_ADVISORY_LOCK_KEY = 0x6D656D6F7279  # "memory"
+ADVISORY_LOCK_KEY = 0x6D656D6F7279  # "memory"
+# Seconds a start waits for another process's migration before giving up.
+LOCK_TIMEOUT_SECONDS = 120.0
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 def alembic_config(database_url: str | URL) -> Config:
@@ -27,39 +31,104 @@ def alembic_config(database_url: str | URL) -> Config:
     return config
 
 
-def _locked(database_url: str, action: str, revision: str) -> None:
-    """Run one Alembic command while holding a cluster-wide advisory lock.
+class MigrationLockTimeout(RuntimeError):
+    """Another process held the migration lock for longer than this one would wait."""
 
-    Several API workers start at once; the lock makes the first migrate and the
-    others find the schema already at head.
+
+def _locked(
+    database_url: str,
+    action: str,
+    revision: str,
+    *,
+    statement_timeout_ms: int | None,
+    lock_timeout_seconds: float,
+) -> None:
+    """Run one Alembic command in one transaction, under a transaction-scoped advisory lock.
+
+    Several API instances start at once; the lock makes the first migrate and the others
+    find the schema already at head. The lock belongs to the transaction, so it ends with
+    it whatever happens (commit, rollback, a dropped connection), and it behaves the same
+    straight to PostgreSQL and through a transaction pooler, which runs the whole
+    transaction on one server connection (a session-level lock could stay behind on a
+    pooled server connection). ``lock_timeout`` bounds every wait in the transaction,
+    the lock's and the DDL's: a start that cannot migrate fails instead of hanging.
     """
-    engine = create_engine(psycopg_url(database_url), poolclass=pool.NullPool)
+    engine = create_engine(
+        psycopg_url(database_url),
+        poolclass=pool.NullPool,
+        # Nothing prepared may stay behind on a pooler's server connection.
+        connect_args={"prepare_threshold": None},
+    )
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        with engine.connect() as connection, connection.begin():
+            timeout_ms = max(1, round(lock_timeout_seconds * 1000))
+            connection.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
+            # A database default (below) must not cut a long migration short.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
             try:
-                config = alembic_config(database_url)
-                config.attributes["connection"] = connection
-                if action == "upgrade":
-                    command.upgrade(config, revision)
-                else:
-                    command.downgrade(config, revision)
-                connection.commit()
-            finally:
                 connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
                 )
-                connection.commit()
+            except OperationalError as error:
+                if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                    raise
+                raise MigrationLockTimeout(
+                    f"another process has held the migration lock for {lock_timeout_seconds:g} s"
+                ) from None
+            config = alembic_config(database_url)
+            # Alembic runs inside this transaction (it sees one is open).
+            config.attributes["connection"] = connection
+            if action == "upgrade":
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+            if statement_timeout_ms is not None:
+                _set_database_statement_timeout(connection, statement_timeout_ms)
     finally:
         engine.dispose()
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    _locked(database_url, "upgrade", revision)
+def _set_database_statement_timeout(connection: Connection, milliseconds: int) -> None:
+    """Make ``milliseconds`` the statement timeout of every new session on this database.
+
+    Sessions already open keep theirs (a pooler's server connections until they are
+    replaced). Needs the database's owner, which the role that created it is.
+    """
+    name = connection.execute(text("SELECT current_database()")).scalar_one()
+    quoted = connection.dialect.identifier_preparer.quote(name)
+    connection.execute(text(f"ALTER DATABASE {quoted} SET statement_timeout = {int(milliseconds)}"))
 
 
-def downgrade(database_url: str, revision: str = "-1") -> None:
-    _locked(database_url, "downgrade", revision)
+def upgrade(
+    database_url: str,
+    revision: str = "head",
+    *,
+    statement_timeout_ms: int | None = None,
+    lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS,
+) -> None:
+    """Migrate to ``revision``; with ``statement_timeout_ms``, also make it the database's."""
+    _locked(
+        database_url,
+        "upgrade",
+        revision,
+        statement_timeout_ms=statement_timeout_ms,
+        lock_timeout_seconds=lock_timeout_seconds,
+    )
+
+
+def downgrade(
+    database_url: str,
+    revision: str = "-1",
+    *,
+    lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS,
+) -> None:
+    _locked(
+        database_url,
+        "downgrade",
+        revision,
+        statement_timeout_ms=None,
+        lock_timeout_seconds=lock_timeout_seconds,
+    )
 
 
 def head_revision() -> str | None:

@@ -22,13 +22,24 @@ class SqlAlchemyStorage:
     """
 
     def __init__(
-        self, database_url: str, pool: PoolSettings | None = None, *, migrate_on_start: bool = False
+        self,
+        database_url: str,
+        pool: PoolSettings | None = None,
+        *,
+        migrate_on_start: bool = False,
+        migration_url: str | None = None,
     ) -> None:
         pool = pool or PoolSettings()
         self.engine = create_engine(database_url, pool)
         self._queue = ConnectionQueue(pool)
-        self._database_url = database_url
+        # Migrations go straight to PostgreSQL when the app's connections go through a pooler.
+        self._migration_url = migration_url or database_url
         self._migrate_on_start = migrate_on_start
+        # Behind a transaction pooler the app cannot send its statement timeout: the
+        # migrations make it the database's default (see database.session_options).
+        self._database_statement_timeout_ms = (
+            pool.statement_timeout_ms if pool.transaction_pooler else None
+        )
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine, self._queue)
@@ -51,7 +62,11 @@ class SqlAlchemyStorage:
     async def start(self) -> None:
         if self._migrate_on_start:
             # Alembic is synchronous; keep the event loop free while it runs.
-            await asyncio.to_thread(migrate.upgrade, self._database_url)
+            await asyncio.to_thread(
+                migrate.upgrade,
+                self._migration_url,
+                statement_timeout_ms=self._database_statement_timeout_ms,
+            )
 
     async def stop(self) -> None:
         await self.engine.dispose()

@@ -14,8 +14,8 @@ from entrypoints.settings import Settings
 
 
 def create_database(settings: Settings) -> str:
-    """Create the database named in ``DATABASE_URL`` unless it exists; say which happened."""
-    url = make_url(settings.database_url)
+    """Create the migrations' database unless it exists; say which happened."""
+    url = make_url(settings.migration_url)
     name = url.database or "postgres"
     admin = url.set(drivername="postgresql", database="postgres")
     conninfo = admin.render_as_string(hide_password=False)
@@ -30,7 +30,7 @@ def create_database(settings: Settings) -> str:
 
 
 def current(settings: Settings) -> str:
-    engine = create_engine(psycopg_url(settings.database_url), poolclass=pool.NullPool)
+    engine = create_engine(psycopg_url(settings.migration_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             revision = migrate.current_revision(connection)
@@ -58,10 +58,14 @@ def run(args: argparse.Namespace, settings: Settings) -> str:
     if args.db_command == "create":
         return create_database(settings)
     if args.db_command == "upgrade":
-        migrate.upgrade(settings.database_url, args.revision)
+        migrate.upgrade(
+            settings.migration_url,
+            args.revision,
+            statement_timeout_ms=settings.statement_timeout_on_database,
+        )
         return f"database upgraded to {args.revision}"
     if args.db_command == "downgrade":
-        migrate.downgrade(settings.database_url, args.revision)
+        migrate.downgrade(settings.migration_url, args.revision)
         return f"database downgraded to {args.revision}"
     return current(settings)
 
@@ -78,7 +82,10 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     actions.add_parser("stop", help="stop the embedded PostgreSQL (its data stays)")
     actions.add_parser("status", help="whether DATABASE_URL answers and the embedded one runs")
-    actions.add_parser("create", help="create the database in DATABASE_URL when it is missing")
+    actions.add_parser(
+        "create",
+        help="create the database when it is missing (MIGRATION_DATABASE_URL, or DATABASE_URL)",
+    )
     upgrade = actions.add_parser("upgrade", help="apply migrations (default: to head)")
     upgrade.add_argument("revision", nargs="?", default="head")
     downgrade = actions.add_parser("downgrade", help="revert migrations (default: one step)")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.conftest import RUN_DATABASE_URL, RUN_MIGRATION_DATABASE_URL
 
 PASSWORD = "a perfectly fine passphrase"
 
@@ -25,6 +26,9 @@ NO_LIMITS: dict[str, Any] = {
 
 
 def make_app(database_url: str, **overrides: Any) -> FastAPI:
+    if database_url == RUN_DATABASE_URL:
+        # Migrations on the direct connection, as a deployment behind a pooler has them.
+        overrides.setdefault("migration_database_url", RUN_MIGRATION_DATABASE_URL)
     settings = Settings(database_url=database_url, **{**NO_LIMITS, **overrides})
     return create_app(Container(settings=settings))
 

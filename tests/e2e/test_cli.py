@@ -379,3 +379,15 @@ def test_unreachable_database_is_one_line_with_a_remedy(args: tuple[str, ...]) -
 def test_console_script_runs_the_same_cli(database_url: str, alice: Account) -> None:
     result = _run(database_url, "users", "list", "--json", program=(str(CONSOLE_SCRIPT),))
     assert alice.email in [u["email"] for u in json.loads(ok(result))]
+
+
+def test_db_commands_use_the_migration_database_url(migration_database_url: str) -> None:
+    """Behind a pooler DATABASE_URL is the pooler's; schema work goes straight to PostgreSQL."""
+    direct = {"MIGRATION_DATABASE_URL": migration_database_url}
+    outputs = [
+        ok(_run(UNREACHABLE, "db", command, env=direct))
+        for command in ("create", "upgrade", "current")
+    ]
+    assert "already exists" in outputs[0]
+    assert "up to date" in outputs[2]
+    assert "cannot reach PostgreSQL" in failed(_run(UNREACHABLE, "db", "current"))

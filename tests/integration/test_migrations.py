@@ -18,14 +18,15 @@ from adapters.sqlalchemy.tables import metadata
 
 
 @pytest.fixture
-def empty_database(database_url: str) -> Iterator[str]:
+def empty_database(migration_database_url: str) -> Iterator[str]:
     """A second, empty database on the same server, dropped afterwards."""
     name = f"memory_agent_migrations_{uuid.uuid4().hex[:10]}"
-    admin = make_url(database_url).set(database="postgres").render_as_string(hide_password=False)
+    server = make_url(migration_database_url)
+    admin = server.set(database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(
@@ -53,8 +54,8 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_database: str) -> None:
     assert _tables(empty_database) == set(metadata.tables)
 
 
-def test_models_and_migrations_agree(database_url: str) -> None:
-    engine = create_engine(psycopg_url(database_url), poolclass=pool.NullPool)
+def test_models_and_migrations_agree(migration_database_url: str) -> None:
+    engine = create_engine(psycopg_url(migration_database_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -63,11 +64,11 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         engine.dispose()
 
 
-def test_upgrade_is_idempotent_under_the_advisory_lock(database_url: str) -> None:
-    migrate.upgrade(database_url)
-    migrate.upgrade(database_url)
+def test_upgrade_is_idempotent_under_the_advisory_lock(migration_database_url: str) -> None:
+    migrate.upgrade(migration_database_url)
+    migrate.upgrade(migration_database_url)
 
-    engine = create_engine(psycopg_url(database_url), poolclass=pool.NullPool)
+    engine = create_engine(psycopg_url(migration_database_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             assert migrate.current_revision(connection) == migrate.head_revision()
@@ -80,4 +81,31 @@ def test_concurrent_starts_migrate_once(empty_database: str) -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: migrate.upgrade(empty_database), range(4)))
 
+    assert _tables(empty_database) == set(metadata.tables)
+
+
+def test_a_start_gives_up_while_another_holds_the_migration_lock(empty_database: str) -> None:
+    with psycopg.connect(empty_database) as migrating:  # not autocommit: a transaction
+        migrating.execute("SELECT pg_advisory_xact_lock(%s)", (migrate.ADVISORY_LOCK_KEY,))
+        with pytest.raises(migrate.MigrationLockTimeout):
+            migrate.upgrade(empty_database, lock_timeout_seconds=0.2)
+        assert _tables(empty_database) == set()
+
+    # The lock ended with the other transaction; nothing of the failed start is left.
+    migrate.upgrade(empty_database, lock_timeout_seconds=5)
+    assert _tables(empty_database) == set(metadata.tables)
+    with psycopg.connect(empty_database) as connection:
+        held = connection.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert held.fetchone() == (0,)
+
+
+def test_upgrade_can_make_the_statement_timeout_the_databases_own(empty_database: str) -> None:
+    with psycopg.connect(empty_database) as connection:
+        before = connection.execute("SHOW statement_timeout").fetchone()
+
+    migrate.upgrade(empty_database, statement_timeout_ms=4321)
+
+    with psycopg.connect(empty_database) as connection:  # every new session has it
+        assert connection.execute("SHOW statement_timeout").fetchone() == ("4321ms",)
+    assert before == ("0",)
     assert _tables(empty_database) == set(metadata.tables)
