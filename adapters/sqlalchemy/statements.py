@@ -228,10 +228,17 @@ class Statements:
     ) -> StatementError:
         """A psycopg error as SQLAlchemy would have raised it, so ``errors.translate`` knows it.
 
-        A connection that broke is dropped rather than handed to the next request.
+        A broken connection means the server went away (a restart, a failover): every
+        connection the pool opened before now is as dead as this one. As SQLAlchemy does
+        for the disconnects it sees itself, they are all replaced at their next checkout,
+        not only this one; otherwise each idle connection left in the pool fails one more
+        request, spread over as long as the pool takes to hand them all out.
         """
         broken = driver.broken or driver.closed
         if broken:
+            raw = await self._connection.get_raw_connection()
+            # Pool._invalidate: the call SQLAlchemy's Connection makes on a disconnect.
+            self._connection.sync_engine.pool._invalidate(raw, error, _checkin=False)
             await self._connection.invalidate(error)
         return DBAPIError.instance(
             None, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=broken
