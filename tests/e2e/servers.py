@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+from sqlalchemy.engine import make_url
 
 from adapters import embedded_postgres
 
@@ -116,6 +117,81 @@ def scratch_postgres() -> Iterator[ScratchPostgres]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+class PgBouncer:
+    """PgBouncer (Debian's package) in transaction mode in front of ``server_url``'s server.
+
+    Every other setting is PgBouncer's default. Any database name the app asks for is
+    served from the same name on the server, so the run's throwaway database works.
+    """
+
+    def __init__(self, server_url: str) -> None:
+        server = make_url(server_url)
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="memory-agent-pgbouncer-"))
+        self.log = self.directory / "pgbouncer.log"
+        self.url = server.set(host="127.0.0.1", port=self.port).render_as_string(
+            hide_password=False
+        )
+        users = self.directory / "users.txt"
+        users.write_text(f'"{server.username or "postgres"}" "{server.password or ""}"\n')
+        self.config = self.directory / "pgbouncer.ini"
+        self.config.write_text(
+            "[databases]\n"
+            f"* = host={server.host or '127.0.0.1'} port={server.port or 5432}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            "pool_mode = transaction\n"
+            # Clients are this machine's tests; the server checks the password, if any.
+            f"auth_type = trust\nauth_file = {users}\n"
+            f"logfile = {self.log}\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        # PgBouncer refuses to run as root.
+        user = "postgres" if os.geteuid() == 0 else None
+        if user:
+            shutil.chown(self.directory, user)
+            for path in self.directory.iterdir():
+                shutil.chown(path, user)
+        self.process = subprocess.Popen(
+            ["pgbouncer", "-q", str(self.config)],
+            user=user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited: {self.read_log()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return
+            time.sleep(0.1)
+        raise TimeoutError("pgbouncer did not start listening")
+
+    def read_log(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@contextmanager
+def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
+    bouncer = PgBouncer(server_url)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
+        shutil.rmtree(bouncer.directory, ignore_errors=True)
 
 
 class ApiServer:

@@ -20,15 +20,18 @@ from entrypoints.settings import Settings
 from tests.conftest import RUN_DATABASE_URL
 from tests.e2e.conftest import NO_LIMITS, PASSWORD, new_email
 
-# Schemathesis reads the schema at import time, before the run's database exists;
-# the app points at that database by name and connects only on the first request,
-# after the `database_url` fixture has created it.
+# Schemathesis needs the schema at import time, before the run's database exists;
+# the app points at that database by name and connects only once it is started, after
+# the `database_url` fixture has created it. So the schema is read from the app object,
+# not served (serving would start the app, whose housekeeping connects at once: a
+# pooler in front then refuses that database for a while, as PgBouncer does).
 app = create_app(
     Container(
         settings=Settings(database_url=RUN_DATABASE_URL, migrate_on_startup=False, **NO_LIMITS)
     )
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+schema = schemathesis.openapi.from_dict(app.openapi())
+schema.app = app
 
 
 @pytest.fixture(scope="module")
