@@ -10,7 +10,7 @@ PORT ?= 8000
 LOCK := requirements.lock
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint install lock bench soak clean
+.PHONY: run test lint install lock bench soak clean topology-test
 
 # A system tool a target needs: installed with apt-get when we are root, else named.
 # $(call need,COMMAND,DEBIAN PACKAGE)
@@ -54,6 +54,12 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest
+
+## The end-to-end tests through PgBouncer in transaction mode, two API processes behind it
+## (tests/topology.py); installs Debian's pgbouncer when missing.
+topology-test: $(STAMP)
+	@[ -x /usr/sbin/pgbouncer ] || $(call need,pgbouncer,pgbouncer)
+	$(BIN)/python -m tests.topology
 
 ## Load test: the API as production runs it, next to pgbench's ceiling (see docs/benchmarks.md).
 ## BENCH_DURATION (s per load, 10) and BENCH_RUNS (passes, 2) bound it.

@@ -157,7 +157,7 @@ class PgBouncer:
             for path in self.directory.iterdir():
                 shutil.chown(path, user)
         self.process = subprocess.Popen(
-            ["pgbouncer", "-q", str(self.config)],
+            [shutil.which("pgbouncer") or "/usr/sbin/pgbouncer", "-q", str(self.config)],
             user=user,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -195,32 +195,40 @@ def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
 
 
 class ApiServer:
-    """``memory-agent serve`` in a child process, as production runs it."""
+    """``memory-agent serve`` in a child process, as production runs it.
+
+    Its log goes to a file in ``TEST_LOG_DIR`` when set (``make topology-test`` scans
+    them), else in a temporary directory.
+    """
 
     def __init__(self, database_url: str, **env: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(self.port)],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "LOGIN_MAX_FAILURES_PER_EMAIL": "0",
-                "LOGIN_MAX_FAILURES_PER_CLIENT": "0",
-                "REGISTER_MAX_PER_CLIENT": "0",
-                "LOG_LEVEL": "WARNING",
-                **env,
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        logs = os.environ.get("TEST_LOG_DIR") or tempfile.mkdtemp(prefix="memory-agent-api-")
+        self.log = Path(logs) / f"api-{self.port}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(self.port)],
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "DATABASE_URL": database_url,
+                    "LOGIN_MAX_FAILURES_PER_EMAIL": "0",
+                    "LOGIN_MAX_FAILURES_PER_CLIENT": "0",
+                    "REGISTER_MAX_PER_CLIENT": "0",
+                    "LOG_LEVEL": "WARNING",
+                    **env,
+                },
+                stdout=subprocess.DEVNULL,
+                # A file, not a pipe nobody reads: a full pipe would stall the server.
+                stderr=log,
+            )
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"API exited: {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+                raise RuntimeError(f"API exited: {self.log.read_text(errors='replace')}")
             try:
                 if httpx2.get(f"{self.base_url}/ready", timeout=1).status_code == 200:
                     return
