@@ -65,6 +65,7 @@ class Config:
     storm: bool = True
     log_level: str = "WARNING"
     server_url: str = ""
+    pooler: str = "none"  # "pgbouncer": the API goes through PgBouncer in transaction mode
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -101,6 +102,7 @@ class Config:
             storm=os.environ.get("BENCH_STORM", "1").strip() not in {"0", "false", "no"},
             log_level=os.environ.get("BENCH_LOG_LEVEL", default.log_level),
             server_url=server,
+            pooler=os.environ.get("BENCH_POOLER", default.pooler).strip() or default.pooler,
         )
         host = make_url(server).host
         if host not in _LOCAL_HOSTS:
@@ -113,6 +115,8 @@ class Config:
             raise SystemExit(
                 f"BENCH_ENDPOINTS: unknown {sorted(unknown)}; known {default.endpoints}"
             )
+        if config.pooler not in {"none", "pgbouncer"}:
+            raise SystemExit(f"BENCH_POOLER: none or pgbouncer, not {config.pooler!r}")
         if config.runs < 1 or config.duration <= 0 or config.storm_duration <= 2:
             raise SystemExit("BENCH_RUNS >= 1, BENCH_DURATION > 0 and BENCH_STORM_DURATION > 2")
         return config

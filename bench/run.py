@@ -28,7 +28,9 @@ Other knobs (environment): ``BENCH_CONNECTIONS`` ("16,64"), ``BENCH_WORKERS`` (2
 ``BENCH_MESSAGES`` (10000), ``BENCH_USERS`` (1000 filler users), ``BENCH_POST_CHATS`` (64),
 ``BENCH_WRK_TIMEOUT`` ("10s"), ``BENCH_ENDPOINTS`` (comma list of post_messages,
 get_messages, get_chats, login), ``BENCH_STORM`` (1; 0 skips the storm),
-``BENCH_LOG_LEVEL`` (WARNING). Settings of the app itself (``DB_POOL_SIZE``, …) pass
+``BENCH_LOG_LEVEL`` (WARNING), ``BENCH_POOLER`` (none; ``pgbouncer`` puts PgBouncer in
+transaction mode between the API and PostgreSQL, the API with ``DATABASE_POOLER=transaction``;
+pgbench stays direct). Settings of the app itself (``DB_POOL_SIZE``, …) pass
 through to the server.
 """
 
@@ -130,7 +132,7 @@ def main() -> int:
         print(f"[{'met' if check['met'] else 'MISSED'}] {check['target']}: {check['value']}")
     document = {
         "started": started.isoformat(),
-        "command": "make bench",
+        "command": "make bench" if config.pooler == "none" else "BENCH_POOLER=pgbouncer make bench",
         "config": {k: v for k, v in asdict(config).items() if k != "server_url"},
         "machine": {
             "cpus": os.cpu_count(),

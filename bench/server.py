@@ -26,7 +26,13 @@ def free_port() -> int:
 class Server:
     """``memory-agent serve`` in its own session, as production runs it."""
 
-    def __init__(self, database_url: str, config: Config, log_path: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        config: Config,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log_path = log_path
@@ -47,6 +53,7 @@ class Server:
             "LOGIN_MAX_FAILURES_PER_EMAIL": "0",
             "LOGIN_MAX_FAILURES_PER_CLIENT": "0",
             "REGISTER_MAX_PER_CLIENT": "0",
+            **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -6,12 +6,15 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from adapters.sqlalchemy import migrate
 from bench.config import EMAILS, POSTER_ID, READER_ID, Config
 from bench.database import seed, throwaway_database
 from bench.log import log
 from bench.server import Server
 from bench.wrk import Endpoint, endpoints
+from tests.e2e.servers import pgbouncer
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,20 @@ def stage(
     with (
         tempfile.TemporaryDirectory(prefix=scratch_prefix) as scratch,
         throwaway_database(config.server_url) as database_url,
+        contextlib.ExitStack() as stack,  # PgBouncer, if asked: stopped before the drop
     ):
         if log_migration:
             log("migrating")
         migrate.upgrade(database_url)
         seed(database_url, config)
-        server = Server(database_url, config, Path(scratch) / "server.log")
+        api_url, extra_env = database_url, {}
+        if config.pooler == "pgbouncer":
+            bouncer = stack.enter_context(pgbouncer(config.server_url))
+            log(f"the API goes through PgBouncer (transaction mode) on port {bouncer.port}")
+            name = make_url(database_url).database
+            api_url = make_url(bouncer.url).set(database=name).render_as_string(False)
+            extra_env = {"DATABASE_POOLER": "transaction", "MIGRATION_DATABASE_URL": database_url}
+        server = Server(api_url, config, Path(scratch) / "server.log", extra_env)
         try:
             server.start()
             assert server.process is not None
