@@ -31,14 +31,20 @@ def test_the_image_runs_in_production_mode() -> None:
     assert re.search(r"^ENV\b.*\bAPP_ENV=production\b", runtime, re.MULTILINE)
 
 
-def test_compose_runs_the_api_in_production_mode(compose: dict[str, Any]) -> None:
-    assert compose["services"]["api"]["environment"]["APP_ENV"] == "production"
+# The API, and its replicas behind PgBouncer in the `scale` profile.
+API_SERVICES = ("api", "api-replica")
 
 
+@pytest.mark.parametrize("name", API_SERVICES)
+def test_compose_runs_the_api_in_production_mode(compose: dict[str, Any], name: str) -> None:
+    assert compose["services"][name]["environment"]["APP_ENV"] == "production"
+
+
+@pytest.mark.parametrize("name", API_SERVICES)
 def test_compose_takes_the_jwt_secret_from_the_environment_or_refuses(
-    compose: dict[str, Any],
+    compose: dict[str, Any], name: str
 ) -> None:
-    api = compose["services"]["api"]
+    api = compose["services"][name]
     # ${VAR:?message}: Compose refuses to start when VAR is unset or empty.
     assert re.fullmatch(r"\$\{JWT_SECRET:\?.+\}", api["environment"]["JWT_SECRET"])
     assert "env_file" not in api  # the development .env is not injected into the container
@@ -47,7 +53,7 @@ def test_compose_takes_the_jwt_secret_from_the_environment_or_refuses(
 def test_compose_publishes_postgres_and_the_api_on_this_machine_only(
     compose: dict[str, Any],
 ) -> None:
-    for name in ("postgres", "api"):
+    for name in ("postgres", *API_SERVICES):
         published = _published(compose["services"][name])
         assert published, name
         assert all(port.startswith("127.0.0.1:") for port in published), (name, published)
