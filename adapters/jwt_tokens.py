@@ -10,9 +10,11 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from application.ports import IssuedToken
 from domain.errors import InvalidToken
+from domain.sessions import Caller
 
 _ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti"]
+# ``sid`` names the session: a token issued before sessions existed has none and fails.
+_REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "iss", "aud", "jti"]
 # Tokens verified recently, by their exact text. A client sends the same token on
 # every request until it expires; checking its signature and claims again each time
 # cost more than the rest of the authentication. Bounded: least recently used go first.
@@ -39,10 +41,11 @@ class JwtTokenService:
         self._audience = audience
         self._verified = functools.lru_cache(maxsize=_VERIFIED_TOKENS)(self._verify)
 
-    def issue(self, user_id: UUID) -> IssuedToken:
+    def issue(self, user_id: UUID, session_id: UUID) -> IssuedToken:
         now = int(time.time())
         claims = {
             "sub": str(user_id),
+            "sid": str(session_id),
             "iat": now,
             "exp": now + self._ttl,
             "iss": self._issuer,
@@ -51,17 +54,20 @@ class JwtTokenService:
         }
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=_ALGORITHM), self._ttl)
 
-    def subject(self, token: str) -> UUID:
-        user_id, expires_at = self._verified(token)
+    def caller(self, token: str) -> Caller:
+        caller, expires_at = self._verified(token)
         # The signature and every claim but ``exp`` hold forever once verified: time
         # only moves forward, and ``nbf``/``iat`` could only have been early. ``exp``
         # is checked on every use, so a remembered token still expires on time.
         if expires_at <= time.time():
             raise InvalidToken("The access token has expired.")
-        return user_id
+        return caller
 
-    def _verify(self, token: str) -> tuple[UUID, int]:
-        """Subject and expiry of a token whose signature and claims check out.
+    def _verify(self, token: str) -> tuple[Caller, int]:
+        """Caller and expiry of a token whose signature and claims check out.
+
+        Only the signature's verdict is remembered, never whether the session is live:
+        that is asked of the store on every request.
 
         Raises rather than returns for a bad token, so refusals are never remembered.
         """
@@ -74,7 +80,7 @@ class JwtTokenService:
                 audience=self._audience,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            return UUID(claims["sub"]), int(claims["exp"])
+            return Caller(UUID(claims["sub"]), UUID(claims["sid"])), int(claims["exp"])
         except jwt.ExpiredSignatureError as error:
             raise InvalidToken("The access token has expired.") from error
         except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as error:

@@ -1,9 +1,10 @@
 """Opening, listing, renaming and deleting chat sessions.
 
-The callers come from ``IdentifyCaller``, which does not look the user up: every use
-case here proves the user exists by finding their rows, and asks (``confirm_caller``)
-only when it finds none, so a deleted user's token gets ``InvalidToken``, not a 404
-or an empty list. Creating a chat needs no check: the foreign key refuses an orphan.
+The callers come from ``IdentifyCaller``, which does not look the session up: every
+query here carries the condition that the caller's session is live, so finding rows
+proves it, and only finding none asks (``confirm_caller``): a logged-out session's or
+a deleted user's token gets ``InvalidToken``, not a 404 or an empty list. Creating a
+chat takes its owner from the live session, so a dead one cannot insert.
 """
 
 from collections.abc import Callable
@@ -17,17 +18,19 @@ from application.snapshots import restore, snapshot
 from domain.chats import Chat, TextLimits
 from domain.errors import ChatNotFound
 from domain.paging import Page, PageRequest
+from domain.sessions import Caller
 
 
-async def owned_chat(uow: UnitOfWork, chat_id: UUID, user_id: UUID) -> Chat:
-    """The user's chat.
+async def owned_chat(uow: UnitOfWork, chat_id: UUID, caller: Caller) -> Chat:
+    """The caller's chat.
 
     ``ChatNotFound`` when it is missing or someone else's; ``InvalidToken`` when the
-    user is gone (their chats went with them, so this is where it shows).
+    caller's session ended or the user is gone (the lookup finds nothing then, so this
+    is where it shows).
     """
-    chat = await uow.chats.get_owned(chat_id, user_id)
+    chat = await uow.chats.get_owned(chat_id, caller)
     if chat is None:
-        await confirm_caller(uow, user_id)
+        await confirm_caller(uow, caller)
         raise ChatNotFound()
     return chat
 
@@ -52,8 +55,9 @@ class CreateChat:
         self._in_flight_for = in_flight_for
 
     async def execute(
-        self, *, user_id: UUID, title: str | None, idempotency_key: str | None = None
+        self, *, caller: Caller, title: str | None, idempotency_key: str | None = None
     ) -> Chat:
+        user_id = caller.user_id
         chat = Chat(user_id=user_id, title=self._limits.title(title))
         claim = None
         try:
@@ -62,9 +66,10 @@ class CreateChat:
                     uow, user_id, idempotency_key, self._in_flight_for, "create_chat", chat.title
                 )
                 if isinstance(claimed, str):
+                    await confirm_caller(uow, caller)  # a retry is no way around a logout
                     return restore(Chat, claimed)
                 claim = claimed
-                await uow.chats.add(chat)
+                await uow.chats.add(chat, caller)
                 if claim is not None:
                     await uow.idempotency.complete(user_id, claim.key, snapshot(chat))
                 await uow.commit()
@@ -80,11 +85,11 @@ class ListChats:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
-    async def execute(self, *, user_id: UUID, page: PageRequest) -> Page[Chat]:
+    async def execute(self, *, caller: Caller, page: PageRequest) -> Page[Chat]:
         async with self._uow() as uow:
-            chats = await uow.chats.list_owned(user_id, page)
+            chats = await uow.chats.list_owned(caller, page)
             if not chats.items:
-                await confirm_caller(uow, user_id)
+                await confirm_caller(uow, caller)
             return chats
 
 
@@ -94,9 +99,9 @@ class GetChat:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
-    async def execute(self, *, user_id: UUID, chat_id: UUID) -> Chat:
+    async def execute(self, *, caller: Caller, chat_id: UUID) -> Chat:
         async with self._uow() as uow:
-            return await owned_chat(uow, chat_id, user_id)
+            return await owned_chat(uow, chat_id, caller)
 
 
 class RenameChat:
@@ -106,11 +111,11 @@ class RenameChat:
         self._uow = uow
         self._limits = limits
 
-    async def execute(self, *, user_id: UUID, chat_id: UUID, title: str | None) -> Chat:
+    async def execute(self, *, caller: Caller, chat_id: UUID, title: str | None) -> Chat:
         async with self._uow() as uow:
-            chat = await uow.chats.rename(chat_id, user_id, self._limits.title(title))
+            chat = await uow.chats.rename(chat_id, caller, self._limits.title(title))
             if chat is None:
-                await confirm_caller(uow, user_id)
+                await confirm_caller(uow, caller)
                 raise ChatNotFound()
             await uow.commit()
         return chat
@@ -122,9 +127,9 @@ class DeleteChat:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
-    async def execute(self, *, user_id: UUID, chat_id: UUID) -> None:
+    async def execute(self, *, caller: Caller, chat_id: UUID) -> None:
         async with self._uow() as uow:
-            if not await uow.chats.delete_owned(chat_id, user_id):
-                await confirm_caller(uow, user_id)
+            if not await uow.chats.delete_owned(chat_id, caller):
+                await confirm_caller(uow, caller)
                 raise ChatNotFound()
             await uow.commit()

@@ -11,6 +11,7 @@ from application.ports import AssistantResponder, UnitOfWork
 from application.snapshots import restore, snapshot
 from domain.chats import Chat, Message, Role, TextLimits
 from domain.paging import Page, PageRequest
+from domain.sessions import Caller
 
 
 class Exchange:
@@ -58,7 +59,7 @@ class PostMessage:
     """Store the user's message and the assistant's reply; return the reply.
 
     Rules: only the chat's owner may post (anyone else gets ``ChatNotFound``, a
-    deleted user ``InvalidToken``, and nothing is stored); the content holds
+    logged-out session or a deleted user ``InvalidToken``, and nothing is stored); the content holds
     something besides white space and is bounded; no database connection is held
     while the assistant answers; the message and its reply are written together in
     one transaction once the reply is complete, never one without the other, and
@@ -86,20 +87,20 @@ class PostMessage:
     async def execute(
         self,
         *,
-        user_id: UUID,
+        caller: Caller,
         chat_id: UUID,
         content: str,
         idempotency_key: str | None = None,
     ) -> Message:
         exchange = await self.start(
-            user_id=user_id, chat_id=chat_id, content=content, idempotency_key=idempotency_key
+            caller=caller, chat_id=chat_id, content=content, idempotency_key=idempotency_key
         )
         return await exchange.answer()
 
     async def start(
         self,
         *,
-        user_id: UUID,
+        caller: Caller,
         chat_id: UUID,
         content: str,
         idempotency_key: str | None = None,
@@ -111,13 +112,19 @@ class PostMessage:
         """
         content = self._limits.content(content)
         async with self._uow() as uow:
-            chat = await owned_chat(uow, chat_id, user_id)
+            chat = await owned_chat(uow, chat_id, caller)
             claimed = await claim_key(
-                uow, user_id, idempotency_key, self._in_flight_for, "post_message", chat_id, content
+                uow,
+                caller.user_id,
+                idempotency_key,
+                self._in_flight_for,
+                "post_message",
+                chat_id,
+                content,
             )
         if isinstance(claimed, str):
             return Exchange.replayed(restore(Message, claimed))
-        question = Message(chat_id=chat_id, user_id=user_id, role=Role.USER, content=content)
+        question = Message(chat_id=chat_id, user_id=caller.user_id, role=Role.USER, content=content)
         chunks: asyncio.Queue[str | None] = asyncio.Queue()
         task = asyncio.create_task(self._reply_and_store(chat, question, claimed, chunks))
         self._running.add(task)
@@ -173,10 +180,11 @@ class ListMessages:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
-    async def execute(self, *, user_id: UUID, chat_id: UUID, page: PageRequest) -> Page[Message]:
+    async def execute(self, *, caller: Caller, chat_id: UUID, page: PageRequest) -> Page[Message]:
         async with self._uow() as uow:
-            # One statement in the common case: the page, on condition of ownership.
-            found = await uow.messages.list_in_chat(chat_id, page, owner=user_id)
+            # One statement in the common case: the page, on condition of ownership and
+            # of a live session.
+            found = await uow.messages.list_in_chat(chat_id, page, owner=caller)
             if not found.items:
-                await owned_chat(uow, chat_id, user_id)  # 404, 401, or just an empty page
+                await owned_chat(uow, chat_id, caller)  # 404, 401, or just an empty page
             return found

@@ -41,7 +41,11 @@ class UserRepository(Protocol):
 
 
 class ChatRepository(Protocol):
-    async def add(self, chat: Chat) -> None: ...
+    """Methods taking a ``Caller`` find or change nothing unless the caller's session is
+    live (for the operator, unless the user exists): a dead one looks like no rows."""
+
+    async def add(self, chat: Chat, caller: Caller) -> None:
+        """Raise ``InvalidToken`` (at commit at the latest) unless the caller is live."""
 
     async def get(self, chat_id: UUID) -> Chat | None:
         """The chat whoever owns it (operator view)."""
@@ -49,18 +53,18 @@ class ChatRepository(Protocol):
     async def count_by_user(self, user_ids: Sequence[UUID]) -> dict[UUID, int]:
         """How many chats each of these users has; a user with none may be left out."""
 
-    async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
-        """The chat, only when ``user_id`` owns it."""
+    async def get_owned(self, chat_id: UUID, caller: Caller) -> Chat | None:
+        """The chat, only when the caller owns it."""
 
-    async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
+    async def list_owned(self, caller: Caller, page: PageRequest) -> Page[Chat]:
         """Most recently active first (``page.order`` does not apply)."""
 
-    async def rename(self, chat_id: UUID, user_id: UUID, title: str) -> Chat | None: ...
+    async def rename(self, chat_id: UUID, caller: Caller, title: str) -> Chat | None: ...
 
     async def touch(self, chat_id: UUID, at: datetime) -> None:
         """Record activity in the chat (a message was posted)."""
 
-    async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
+    async def delete_owned(self, chat_id: UUID, caller: Caller) -> bool:
         """Delete the chat and its messages; False when there was none to delete."""
 
     async def list_owned_oldest_first(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
@@ -71,9 +75,10 @@ class MessageRepository(Protocol):
     async def add_many(self, messages: Sequence[Message]) -> None: ...
 
     async def list_in_chat(
-        self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
+        self, chat_id: UUID, page: PageRequest, *, owner: Caller | None = None
     ) -> Page[Message]:
-        """A page of the chat; with ``owner``, an empty page unless that user owns the chat."""
+        """A page of the chat; with ``owner``, an empty page unless that caller owns the
+        chat and is live."""
 
     async def count_in_chat(self, chat_id: UUID) -> int: ...
 
@@ -82,6 +87,8 @@ class SessionRepository(Protocol):
     """Sessions and their refresh tokens, known only by hash (SHA-256 of the token).
 
     "Live" means not revoked and not expired, judged by the store's clock.
+    ``rotate``, ``revoke_rotated`` and ``revoke`` are each one atomic step and may take
+    effect before ``commit`` (the SQL adapter runs each as one statement at once).
     """
 
     async def add(self, session: Session, refresh_hash: str) -> None:
@@ -280,10 +287,13 @@ class IssuedToken:
 
 
 class TokenService(Protocol):
-    def issue(self, user_id: UUID) -> IssuedToken: ...
+    """Access tokens: short-lived, self-contained, each naming its user and session."""
 
-    def subject(self, token: str) -> UUID:
-        """The user id a valid token speaks for; ``InvalidToken`` otherwise."""
+    def issue(self, user_id: UUID, session_id: UUID) -> IssuedToken: ...
+
+    def caller(self, token: str) -> Caller:
+        """Who a valid token speaks for; ``InvalidToken`` otherwise (a token without a
+        session, too). Whether the session is still live is the store's to say."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,16 @@
-"""The account holder's own data: profile, export, erasure."""
+"""The account holder's own data: profile, export, erasure, password."""
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from uuid import UUID
 
 from application.password_check import PasswordCheck
-from application.ports import UnitOfWork
+from application.ports import PasswordHasher, UnitOfWork
 from domain.chats import Chat, Message
-from domain.errors import UserNotFound, WrongPassword
+from domain.errors import InvalidToken, UserNotFound, WrongPassword
 from domain.paging import Order, PageRequest
+from domain.passwords import PasswordPolicy, normalize_password
+from domain.sessions import Caller
 from domain.users import User
 
 
@@ -93,4 +95,70 @@ class DeleteAccount:
             raise WrongPassword()
         async with self._uow() as uow:
             await uow.users.delete(user_id)
+            await uow.commit()
+
+
+class ChangePassword:
+    """Replace the caller's password, knowing the current one.
+
+    Rules: the new password passes the policy (``InvalidInput``); the current one must
+    be re-entered (``WrongPassword`` otherwise), under the account's failure limit
+    (``PasswordCheck``: past it, ``TooManyAttempts`` before any hashing); only a hash
+    of the new one, normalised (NFKC), is stored; the caller's session goes on and
+    every other session of the user ends, so a thief signed in elsewhere is out.
+    Hashing runs outside any transaction.
+    """
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        passwords: PasswordCheck,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+    ) -> None:
+        self._uow = uow
+        self._passwords = passwords
+        self._hasher = hasher
+        self._policy = policy
+
+    async def execute(self, *, caller: Caller, current_password: str, new_password: str) -> None:
+        async with self._uow() as uow:
+            user = await uow.users.get(caller.user_id)
+        if user is None:
+            raise InvalidToken()
+        self._policy.check(new_password, email=user.email)
+        if not await self._passwords.verify(email=user.email, password=current_password, user=user):
+            raise WrongPassword()
+        new_hash = await self._hasher.hash(normalize_password(new_password))
+        async with self._uow() as uow:
+            await uow.users.update_password_hash(user.id, new_hash)
+            await uow.sessions.revoke_all(user.id, except_session=caller.session_id)
+            await uow.commit()
+
+
+class SetPassword:
+    """Give a user a new password without the old one (the operator, at the command line).
+
+    Rules: the password passes the policy (``InvalidInput``); only a hash of it,
+    normalised (NFKC), is stored; every session of the user ends, so they sign in
+    again with the new password.
+    """
+
+    def __init__(
+        self, uow: Callable[[], UnitOfWork], hasher: PasswordHasher, policy: PasswordPolicy
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._policy = policy
+
+    async def execute(self, *, user_id: UUID, password: str) -> None:
+        async with self._uow() as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            raise UserNotFound()
+        self._policy.check(password, email=user.email)
+        new_hash = await self._hasher.hash(normalize_password(password))
+        async with self._uow() as uow:
+            await uow.users.update_password_hash(user_id, new_hash)
+            await uow.sessions.revoke_all(user_id)
             await uow.commit()

@@ -60,6 +60,11 @@ class UserNotFound(NotFound):
         super().__init__("User not found.")
 
 
+class SessionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Session not found.")
+
+
 class TooManyAttempts(DomainError):
     """A rate limit was hit; ``retry_after`` is in whole seconds."""
 

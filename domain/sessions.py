@@ -9,10 +9,14 @@ from domain.ids import new_id
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who a request speaks for: the user, and the session its access token belongs to."""
+    """Who a request speaks for: the user, and the session its access token belongs to.
+
+    Without ``session_id`` it is the operator at the command line acting for the user:
+    only that the user exists is checked, since no login stands behind it.
+    """
 
     user_id: UUID
-    session_id: UUID
+    session_id: UUID | None = None
 
 
 @dataclass(eq=False, slots=True)

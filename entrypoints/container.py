@@ -43,7 +43,21 @@ from application.password_reset import (
     ResetSettings,
 )
 from application.ports import EmailSender, PoolStatus, Readiness, UnitOfWork
-from application.users import DeleteAccount, ExportUserData, GetProfile
+from application.sessions import (
+    EndSession,
+    ListSessions,
+    RefreshSession,
+    RevokeOtherSessions,
+    RevokeSession,
+    SessionIssuer,
+)
+from application.users import (
+    ChangePassword,
+    DeleteAccount,
+    ExportUserData,
+    GetProfile,
+    SetPassword,
+)
 from domain.chats import TextLimits
 from domain.passwords import PasswordPolicy
 from domain.throttling import Limit
@@ -174,6 +188,13 @@ class Container(containers.DeclarativeContainer):
         secret=settings.provided.jwt_secret.get_secret_value.call(),
         expires_minutes=settings.provided.access_token_expire_minutes,
     )
+    session_issuer = providers.Singleton(
+        SessionIssuer,
+        tokens=tokens,
+        refresh_lifetime=providers.Callable(
+            lambda days: timedelta(days=days), settings.provided.refresh_token_expire_days
+        ),
+    )
     assistant = providers.Singleton(PlaceholderAssistant)
     email_sender = providers.Singleton(_email_sender, settings)
 
@@ -204,14 +225,23 @@ class Container(containers.DeclarativeContainer):
         RegisterUser,
         uow=uow.provider,
         hasher=password_hasher,
-        tokens=tokens,
+        issuer=session_issuer,
         policy=password_policy,
         emails=email_rule,
         throttle=throttle_policy,
     )
     login_user = providers.Singleton(
-        LoginUser, uow=uow.provider, passwords=password_check, tokens=tokens, emails=email_rule
+        LoginUser,
+        uow=uow.provider,
+        passwords=password_check,
+        issuer=session_issuer,
+        emails=email_rule,
     )
+    refresh_session = providers.Singleton(RefreshSession, uow=uow.provider, issuer=session_issuer)
+    end_session = providers.Singleton(EndSession, uow=uow.provider)
+    list_sessions = providers.Singleton(ListSessions, uow=uow.provider)
+    revoke_session = providers.Singleton(RevokeSession, uow=uow.provider)
+    revoke_other_sessions = providers.Singleton(RevokeOtherSessions, uow=uow.provider)
     request_password_reset = providers.Singleton(
         RequestPasswordReset,
         uow=uow.provider,
@@ -223,6 +253,11 @@ class Container(containers.DeclarativeContainer):
     reset_password = providers.Singleton(
         ResetPassword, uow=uow.provider, hasher=password_hasher, policy=password_policy
     )
+    refresh_session = providers.Singleton(RefreshSession, uow=uow.provider, issuer=session_issuer)
+    end_session = providers.Singleton(EndSession, uow=uow.provider)
+    list_sessions = providers.Singleton(ListSessions, uow=uow.provider)
+    revoke_session = providers.Singleton(RevokeSession, uow=uow.provider)
+    revoke_other_sessions = providers.Singleton(RevokeOtherSessions, uow=uow.provider)
     authenticate_user = providers.Singleton(AuthenticateUser, uow=uow.provider, tokens=tokens)
     identify_caller = providers.Singleton(IdentifyCaller, tokens=tokens)
     in_flight_for = providers.Callable(
@@ -246,6 +281,16 @@ class Container(containers.DeclarativeContainer):
     get_profile = providers.Singleton(GetProfile, uow=uow.provider)
     export_user_data = providers.Singleton(ExportUserData, uow=uow.provider)
     delete_account = providers.Singleton(DeleteAccount, uow=uow.provider, passwords=password_check)
+    change_password = providers.Singleton(
+        ChangePassword,
+        uow=uow.provider,
+        passwords=password_check,
+        hasher=password_hasher,
+        policy=password_policy,
+    )
+    set_password = providers.Singleton(
+        SetPassword, uow=uow.provider, hasher=password_hasher, policy=password_policy
+    )
     purge_expired_records = providers.Singleton(
         PurgeExpiredRecords,
         uow=uow.provider,

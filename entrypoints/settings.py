@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres:postgres@localhost:5432/memorydb"
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_expire_minutes: int = Field(default=10080, ge=1)
+    # A session lasts this long after its last refresh (each refresh restarts it).
+    refresh_token_expire_days: int = Field(default=30, ge=1)
 
     app_env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"

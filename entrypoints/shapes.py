@@ -41,3 +41,14 @@ class MessageResponse(Shape):
     role: Literal["user", "assistant"]
     content: str
     created_at: datetime
+
+
+class SessionResponse(BaseModel):
+    """A signed-in device; no token material."""
+
+    id: UUID
+    created_at: datetime
+    last_used_at: datetime = Field(description="The last sign-in or refresh of this session.")
+    user_agent: str | None
+    client_address: str | None
+    current: bool = Field(description="Whether this is the session making the request.")

@@ -109,13 +109,30 @@ class InMemoryUserRepository:
         return _page(rows, lambda u: Position(u.created_at, u.id), page)
 
 
+def _live(state: InMemoryState, caller: Caller) -> bool:
+    """The condition the SQL statements carry: a live session, or for the operator a user."""
+    if caller.session_id is None:
+        return caller.user_id in state.users
+    session = state.sessions.get(caller.session_id)
+    return (
+        session is not None
+        and session.user_id == caller.user_id
+        and session.is_live(_now())
+        and caller.user_id in state.users  # the foreign key's cascade, in SQL
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class InMemoryChatRepository:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
 
-    async def add(self, chat: Chat) -> None:
-        if chat.user_id not in self._state.users:
-            raise InvalidToken()  # the foreign key the SQL schema enforces
+    async def add(self, chat: Chat, caller: Caller) -> None:
+        if chat.user_id not in self._state.users or not _live(self._state, caller):
+            raise InvalidToken()  # the foreign key and the live session the SQL one needs
         self._state.chats[chat.id] = chat
 
     async def get(self, chat_id: UUID) -> Chat | None:
@@ -129,16 +146,20 @@ class InMemoryChatRepository:
                 counts[chat.user_id] = counts.get(chat.user_id, 0) + 1
         return counts
 
-    async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
+    async def get_owned(self, chat_id: UUID, caller: Caller) -> Chat | None:
         chat = self._state.chats.get(chat_id)
-        return chat if chat is not None and chat.user_id == user_id else None
+        if chat is None or chat.user_id != caller.user_id or not _live(self._state, caller):
+            return None
+        return chat
 
-    async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
-        owned = [c for c in self._state.chats.values() if c.user_id == user_id]
+    async def list_owned(self, caller: Caller, page: PageRequest) -> Page[Chat]:
+        if not _live(self._state, caller):
+            return Page([], None)
+        owned = [c for c in self._state.chats.values() if c.user_id == caller.user_id]
         return _page(owned, lambda c: Position(c.updated_at, c.id), replace(page, order=Order.DESC))
 
-    async def rename(self, chat_id: UUID, user_id: UUID, title: str) -> Chat | None:
-        chat = await self.get_owned(chat_id, user_id)
+    async def rename(self, chat_id: UUID, caller: Caller, title: str) -> Chat | None:
+        chat = await self.get_owned(chat_id, caller)
         if chat is None:
             return None
         renamed = replace(chat, title=title)
@@ -149,8 +170,8 @@ class InMemoryChatRepository:
         if chat := self._state.chats.get(chat_id):
             self._state.chats[chat_id] = replace(chat, updated_at=max(chat.updated_at, at))
 
-    async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
-        if await self.get_owned(chat_id, user_id) is None:
+    async def delete_owned(self, chat_id: UUID, caller: Caller) -> bool:
+        if await self.get_owned(chat_id, caller) is None:
             return False
         del self._state.chats[chat_id]
         self._state.messages = {
@@ -177,20 +198,18 @@ class InMemoryMessageRepository:
             self._state.messages[message.id] = message
 
     async def list_in_chat(
-        self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
+        self, chat_id: UUID, page: PageRequest, *, owner: Caller | None = None
     ) -> Page[Message]:
         chat = self._state.chats.get(chat_id)
-        if owner is not None and (chat is None or chat.user_id != owner):
+        if owner is not None and (
+            chat is None or chat.user_id != owner.user_id or not _live(self._state, owner)
+        ):
             return Page([], None)
         rows = [m for m in self._state.messages.values() if m.chat_id == chat_id]
         return _page(rows, lambda m: Position(m.created_at, m.id), page)
 
     async def count_in_chat(self, chat_id: UUID) -> int:
         return sum(1 for m in self._state.messages.values() if m.chat_id == chat_id)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class InMemorySessionRepository:
@@ -227,8 +246,7 @@ class InMemorySessionRepository:
         return True
 
     async def is_live(self, caller: Caller) -> bool:
-        session = self._state.sessions.get(caller.session_id)
-        return session is not None and session.user_id == caller.user_id and session.is_live(_now())
+        return caller.session_id is not None and _live(self._state, caller)
 
     async def list_live(self, user_id: UUID) -> list[Session]:
         now = _now()

@@ -19,10 +19,21 @@ def _constraint(error: IntegrityError) -> str | None:
     return getattr(diag, "constraint_name", None)
 
 
+def _null_column(error: IntegrityError) -> tuple[str | None, str | None]:
+    """Table and column of a NOT NULL violation (SQLSTATE 23502), else ``(None, None)``."""
+    if getattr(error.orig, "sqlstate", None) != "23502":
+        return None, None
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "table_name", None), getattr(diag, "column_name", None)
+
+
 def translate(error: BaseException) -> DomainError | None:
     """The domain error a database exception stands for, or None to let it through."""
     if isinstance(error, IntegrityError):
         constraint = _constraint(error)
+        if _null_column(error) == ("chats", "user_id"):
+            # A new chat takes its owner from the caller's live session: there was none.
+            return InvalidToken()
         if constraint == "uq_users_email":
             return EmailAlreadyRegistered()
         if constraint == "fk_messages_chat_id_chats":

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    true,
     tuple_,
     update,
 )
@@ -100,6 +101,22 @@ def _keyset(
     return after, sort
 
 
+def live_session(
+    session_id: ColumnElement[UUID] | Any, user_id: ColumnElement[UUID] | Any
+) -> ColumnElement[bool]:
+    """EXISTS a live session by that id of that user: the condition every caller passes.
+
+    Judged by the database's clock, in the statement that serves the request, so a
+    revocation committed by any process is seen by the very next statement.
+    """
+    return exists().where(
+        sessions.c.id == session_id,
+        sessions.c.user_id == user_id,
+        sessions.c.revoked_at.is_(None),
+        sessions.c.expires_at > func.now(),
+    )
+
+
 # The hot statements are built once, with bound parameters, and precompiled for psycopg
 # (adapters.sqlalchemy.statements): building a statement and its cache key on every
 # call, and SQLAlchemy's execution path, cost more than running it.
@@ -120,9 +137,24 @@ def _page_of(
     return query.order_by(*sort).limit(bindparam("limit", type_=Integer()))
 
 
+def _live(session: bool, user_id: str = "user_id") -> ColumnElement[bool]:
+    """The caller's condition on a hot statement: a live session (``session_id`` and
+    ``user_id`` parameters), or nothing for the operator, whose user the scope proves."""
+    if not session:
+        return true()
+    # Uncorrelated: PostgreSQL checks it once (a one-time filter), not per row.
+    return live_session(bindparam("session_id"), bindparam(user_id))
+
+
+def _caller_parameters(caller: Caller, user_id: str = "user_id") -> dict[str, Any]:
+    if caller.session_id is None:
+        return {user_id: caller.user_id}
+    return {user_id: caller.user_id, "session_id": caller.session_id}
+
+
 @functools.cache
-def _chat_page(resume: bool) -> Precompiled:
-    scope = chats.c.user_id == bindparam("user_id")
+def _chat_page(resume: bool, session: bool) -> Precompiled:
+    scope = (chats.c.user_id == bindparam("user_id")) & _live(session)
     return precompile(_page_of(chats, chats.c.updated_at, scope, resume, Order.DESC))
 
 
@@ -133,13 +165,14 @@ def _chat_page_by_creation(resume: bool) -> Precompiled:
 
 
 @functools.cache
-def _message_page(resume: bool, order: Order, owned: bool) -> Precompiled:
+def _message_page(resume: bool, order: Order, owned: bool, session: bool) -> Precompiled:
     scope = messages.c.chat_id == bindparam("chat_id")
     if owned:
         # Uncorrelated: PostgreSQL checks it once (a one-time filter), not per row.
         scope = scope & exists().where(
             chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("owner")
         )
+        scope = scope & _live(session, user_id="owner")
     return precompile(_page_of(messages, messages.c.created_at, scope, resume, order))
 
 
@@ -150,13 +183,41 @@ def _page_parameters(page: PageRequest, **scope: UUID) -> dict[str, Any]:
     return parameters
 
 
+@functools.cache
+def _get_owned(session: bool) -> Precompiled:
+    return precompile(
+        select(chats).where(
+            chats.c.id == bindparam("chat_id"),
+            chats.c.user_id == bindparam("user_id"),
+            _live(session),
+        )
+    )
+
+
+@functools.cache
+def _add_chat(session: bool) -> Precompiled:
+    if not session:
+        return precompile(chats.insert())  # every column a parameter named after it
+    # The owner comes from the caller's live session: none (logged out, expired) makes
+    # it NULL, which the NOT NULL column refuses, and errors.translate says InvalidToken.
+    # The check rides in the insert: no round trip of its own.
+    owner = (
+        select(sessions.c.user_id)
+        .where(
+            sessions.c.id == bindparam("session_id"),
+            sessions.c.user_id == bindparam("user_id"),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > func.now(),
+        )
+        .scalar_subquery()
+    )
+    values = {c.key: bindparam(c.key, type_=c.type) for c in chats.c if c.key != "user_id"}
+    return precompile(chats.insert().values(user_id=owner, **values))
+
+
 _USER_BY_ID = precompile(select(users).where(users.c.id == bindparam("user_id")))
 _USER_BY_EMAIL = precompile(select(users).where(users.c.email == bindparam("email")))
 _USER_EXISTS = precompile(select(exists().where(users.c.id == bindparam("user_id"))))
-_ADD_CHAT = precompile(chats.insert())  # every column a parameter named after it
-_GET_OWNED = precompile(
-    select(chats).where(chats.c.id == bindparam("chat_id"), chats.c.user_id == bindparam("user_id"))
-)
 _TOUCH = precompile(
     update(chats)
     .where(chats.c.id == bindparam("chat_id"))
@@ -196,6 +257,13 @@ _KEY_RECORD = precompile(
         idempotency_keys.c.key == bindparam("key"),
     )
 )
+
+
+def _caller_live(caller: Caller) -> ColumnElement[bool]:
+    """``_live`` for statements built per call, with the values inline as parameters."""
+    if caller.session_id is None:
+        return true()
+    return live_session(caller.session_id, caller.user_id)
 
 
 class SqlAlchemyUserRepository:
@@ -249,12 +317,12 @@ class SqlAlchemyChatRepository:
     def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
-    async def add(self, chat: Chat) -> None:
+    async def add(self, chat: Chat, caller: Caller) -> None:
         self._connection.write(
-            _ADD_CHAT,
+            _add_chat(caller.session_id is not None),
             {
+                **_caller_parameters(Caller(chat.user_id, caller.session_id)),
                 "id": chat.id,
-                "user_id": chat.user_id,
                 "title": chat.title,
                 "created_at": chat.created_at,
                 "updated_at": chat.updated_at,
@@ -275,21 +343,24 @@ class SqlAlchemyChatRepository:
         )
         return {row[0]: row[1] for row in (await self._connection.execute(query)).all()}
 
-    async def get_owned(self, chat_id: UUID, user_id: UUID) -> Chat | None:
-        rows = await self._connection.fetch(_GET_OWNED, {"chat_id": chat_id, "user_id": user_id})
+    async def get_owned(self, chat_id: UUID, caller: Caller) -> Chat | None:
+        query = _get_owned(caller.session_id is not None)
+        parameters = {"chat_id": chat_id, **_caller_parameters(caller)}
+        rows = await self._connection.fetch(query, parameters)
         return _chat(rows[0]) if rows else None
 
-    async def list_owned(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
-        query = _chat_page(page.after is not None)
-        rows = await self._connection.fetch(query, _page_parameters(page, user_id=user_id))
+    async def list_owned(self, caller: Caller, page: PageRequest) -> Page[Chat]:
+        query = _chat_page(page.after is not None, caller.session_id is not None)
+        parameters = {**_page_parameters(page), **_caller_parameters(caller)}
+        rows = await self._connection.fetch(query, parameters)
         items = [_chat(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].updated_at, items[-1].id) if more else None)
 
-    async def rename(self, chat_id: UUID, user_id: UUID, title: str) -> Chat | None:
+    async def rename(self, chat_id: UUID, caller: Caller, title: str) -> Chat | None:
         query = (
             update(chats)
-            .where(chats.c.id == chat_id, chats.c.user_id == user_id)
+            .where(chats.c.id == chat_id, chats.c.user_id == caller.user_id, _caller_live(caller))
             .values(title=title)
             .returning(*chats.c)
         )
@@ -299,8 +370,10 @@ class SqlAlchemyChatRepository:
     async def touch(self, chat_id: UUID, at: datetime) -> None:
         self._connection.write(_TOUCH, {"chat_id": chat_id, "at": at})
 
-    async def delete_owned(self, chat_id: UUID, user_id: UUID) -> bool:
-        query = delete(chats).where(chats.c.id == chat_id, chats.c.user_id == user_id)
+    async def delete_owned(self, chat_id: UUID, caller: Caller) -> bool:
+        query = delete(chats).where(
+            chats.c.id == chat_id, chats.c.user_id == caller.user_id, _caller_live(caller)
+        )
         result = await self._connection.execute(query.returning(chats.c.id))
         return result.first() is not None
 
@@ -335,12 +408,13 @@ class SqlAlchemyMessageRepository:
         )
 
     async def list_in_chat(
-        self, chat_id: UUID, page: PageRequest, *, owner: UUID | None = None
+        self, chat_id: UUID, page: PageRequest, *, owner: Caller | None = None
     ) -> Page[Message]:
-        query = _message_page(page.after is not None, page.order, owner is not None)
+        session = owner is not None and owner.session_id is not None
+        query = _message_page(page.after is not None, page.order, owner is not None, session)
         parameters = _page_parameters(page, chat_id=chat_id)
         if owner is not None:
-            parameters["owner"] = owner
+            parameters.update(_caller_parameters(owner, user_id="owner"))
         rows = await self._connection.fetch(query, parameters)
         items = [_message(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
@@ -365,22 +439,6 @@ def _session(row: Sequence[Any]) -> Session:
         user_agent=user_agent,
         client_address=address,
         revoked_at=revoked_at,
-    )
-
-
-def live_session(
-    session_id: ColumnElement[UUID] | Any, user_id: ColumnElement[UUID] | Any
-) -> ColumnElement[bool]:
-    """EXISTS a live session by that id of that user: the condition every caller passes.
-
-    Judged by the database's clock, in the statement that serves the request, so a
-    revocation committed by any process is seen by the very next statement.
-    """
-    return exists().where(
-        sessions.c.id == session_id,
-        sessions.c.user_id == user_id,
-        sessions.c.revoked_at.is_(None),
-        sessions.c.expires_at > func.now(),
     )
 
 
@@ -476,7 +534,7 @@ class SqlAlchemySessionRepository:
         return [_session(row) for row in (await self._connection.execute(query)).all()]
 
     async def revoke(self, session_id: UUID, user_id: UUID) -> bool:
-        query = (
+        ended = (
             update(sessions)
             .where(
                 sessions.c.id == session_id,
@@ -486,8 +544,12 @@ class SqlAlchemySessionRepository:
             )
             .values(revoked_at=func.now())
             .returning(sessions.c.id)
+            .cte("ended")
         )
-        return (await self._connection.execute(query)).first() is not None
+        # A SELECT around the UPDATE: atomic on its own, and one round trip where an
+        # UPDATE ... RETURNING would open a transaction first (see Statements).
+        query = select(func.count()).select_from(ended)
+        return bool((await self._connection.execute(query)).scalar_one())
 
     async def revoke_all(self, user_id: UUID, except_session: UUID | None = None) -> None:
         query = (

@@ -6,6 +6,7 @@ from uuid import UUID
 from application.admin import ChatOverview, GetChatAdmin, ListMessagesAdmin
 from application.chats import ListChats
 from domain.chats import Message
+from domain.sessions import Caller
 from entrypoints.cli.output import Console, fields, table, when
 from entrypoints.cli.runtime import EXIT_OK, chat_id, every_page, find_user, json_flag
 from entrypoints.container import Container
@@ -15,7 +16,7 @@ from entrypoints.shapes import ChatResponse, MessageResponse
 async def list_(args: argparse.Namespace, container: Container, console: Console) -> int:
     user = await find_user(container, args.user)
     list_chats: ListChats = container.list_chats()
-    chats = await every_page(lambda page: list_chats.execute(user_id=user.id, page=page))
+    chats = await every_page(lambda page: list_chats.execute(caller=Caller(user.id), page=page))
     if console.json:
         console.emit_json([ChatResponse.of(c).model_dump(mode="json") for c in chats])
     elif not chats:

@@ -12,6 +12,7 @@ from application.chats import CreateChat, GetChat
 from application.messages import PostMessage
 from domain.chats import Chat
 from domain.errors import InvalidInput
+from domain.sessions import Caller
 from domain.users import User
 from entrypoints.cli.output import Console
 from entrypoints.cli.runtime import EXIT_FAILURE, EXIT_OK, chat_id, find_user, json_flag
@@ -25,9 +26,9 @@ PROMPT = "you> "
 async def _open(args: argparse.Namespace, container: Container, user: User) -> Chat:
     if args.chat_id is None:
         create_chat: CreateChat = container.create_chat()
-        return await create_chat.execute(user_id=user.id, title=args.title)
+        return await create_chat.execute(caller=Caller(user.id), title=args.title)
     get_chat: GetChat = container.get_chat()
-    return await get_chat.execute(user_id=user.id, chat_id=args.chat_id)
+    return await get_chat.execute(caller=Caller(user.id), chat_id=args.chat_id)
 
 
 def _next_line(console: Console) -> str | None:
@@ -55,7 +56,7 @@ async def run(args: argparse.Namespace, container: Container, console: Console) 
         if line.strip() == QUIT:
             break
         try:
-            reply = await post.execute(user_id=user.id, chat_id=chat.id, content=line)
+            reply = await post.execute(caller=Caller(user.id), chat_id=chat.id, content=line)
         except InvalidInput as error:  # this message only; the session goes on
             console.note(f"error: {error}")
             refused += 1

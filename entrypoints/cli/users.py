@@ -1,10 +1,13 @@
-"""``memory-agent users create|list|delete``: accounts, as the operator."""
+"""``memory-agent users create|list|delete|sessions|logout|set-password``: accounts, as the
+operator."""
 
 import argparse
 import getpass
 
 from application.admin import DeleteUser, ListUsers, UserSummary
 from application.auth import RegisterUser
+from application.sessions import ListSessions, RevokeOtherSessions
+from application.users import SetPassword
 from domain.errors import UserNotFound
 from entrypoints.cli.output import Console, table, when
 from entrypoints.cli.runtime import (
@@ -17,7 +20,9 @@ from entrypoints.cli.runtime import (
     no_user,
 )
 from entrypoints.container import Container
-from entrypoints.shapes import UserResponse
+from entrypoints.shapes import SessionResponse, UserResponse
+
+CREATED_BY = "memory-agent users create"
 
 
 def _read_password(args: argparse.Namespace, console: Console) -> str:
@@ -37,7 +42,8 @@ def _read_password(args: argparse.Namespace, console: Console) -> str:
 async def create(args: argparse.Namespace, container: Container, console: Console) -> int:
     password = _read_password(args, console)
     register: RegisterUser = container.register_user()
-    await register.execute(email=args.email, password=password)
+    # Registering signs in, as over HTTP; the session says where it came from.
+    await register.execute(email=args.email, password=password, user_agent=CREATED_BY)
     user = await find_user(container, args.email)
     if console.json:
         console.emit_json(UserResponse.of(user).model_dump(mode="json"))
@@ -77,8 +83,69 @@ async def delete(args: argparse.Namespace, container: Container, console: Consol
     return EXIT_OK
 
 
+async def sessions(args: argparse.Namespace, container: Container, console: Console) -> int:
+    user = await find_user(container, args.email)
+    list_sessions: ListSessions = container.list_sessions()
+    found = await list_sessions.execute(user_id=user.id)
+    if console.json:
+        shown = [
+            SessionResponse(
+                id=s.id,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at or s.created_at,
+                user_agent=s.user_agent,
+                client_address=s.client_address,
+                current=False,  # the operator has no session of their own
+            ).model_dump(mode="json", exclude={"current"})
+            for s in found
+        ]
+        console.emit_json(shown)
+    elif not found:
+        console.note(f"{user.email} is signed in nowhere")
+    else:
+        rows = [
+            (
+                s.id,
+                when(s.created_at),
+                when(s.last_used_at or s.created_at),
+                s.client_address or "",
+                s.user_agent or "",
+            )
+            for s in found
+        ]
+        console.out(
+            table(["id", "created_at", "last_used_at", "client_address", "user_agent"], rows)
+        )
+    return EXIT_OK
+
+
+async def logout(args: argparse.Namespace, container: Container, console: Console) -> int:
+    user = await find_user(container, args.email)
+    revoke: RevokeOtherSessions = container.revoke_other_sessions()
+    await revoke.execute(user_id=user.id, keep=None)
+    if console.json:
+        console.emit_json({"logged_out": UserResponse.of(user).model_dump(mode="json")})
+    else:
+        console.out(f"ended every session of {user.email}")
+    return EXIT_OK
+
+
+async def set_password(args: argparse.Namespace, container: Container, console: Console) -> int:
+    user = await find_user(container, args.email)
+    password = _read_password(args, console)
+    set_: SetPassword = container.set_password()
+    await set_.execute(user_id=user.id, password=password)
+    if console.json:
+        console.emit_json({"password_set": UserResponse.of(user).model_dump(mode="json")})
+    else:
+        console.out(f"set a new password for {user.email}; every session of theirs ended")
+    return EXIT_OK
+
+
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    users = commands.add_parser("users", help="create, list and delete accounts")
+    users = commands.add_parser(
+        "users", help="create, list and delete accounts; their sessions and passwords"
+    )
     actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     json = json_flag()
 
@@ -103,3 +170,28 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     delete_.add_argument("email")
     delete_.set_defaults(handler=delete)
+
+    sessions_ = actions.add_parser(
+        "sessions", parents=[json], help="where the account is signed in, latest first"
+    )
+    sessions_.add_argument("email")
+    sessions_.set_defaults(handler=sessions)
+
+    logout_ = actions.add_parser(
+        "logout", parents=[json], help="end every session of the account (tokens stop working)"
+    )
+    logout_.add_argument("email")
+    logout_.set_defaults(handler=logout)
+
+    set_password_ = actions.add_parser(
+        "set-password",
+        parents=[json],
+        help="give the account a new password (policy applies; every session ends)",
+    )
+    set_password_.add_argument("email")
+    set_password_.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    set_password_.set_defaults(handler=set_password)

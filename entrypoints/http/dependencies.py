@@ -2,16 +2,18 @@
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
-from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from domain.errors import InvalidToken
+from domain.sessions import Caller
 from entrypoints.container import Container
 from entrypoints.http.client_address import client_address
 
 T = TypeVar("T")
+
+USER_AGENT_CHARS = 400  # the column's width; the rest says nothing a person needs
 
 
 def get_container(request: Request) -> Container:
@@ -33,16 +35,17 @@ def use_case(resolve: Callable[[Container], T]) -> Callable[[Request], Awaitable
 
 
 class BearerCaller(HTTPBearer):
-    """The id of the user whose valid bearer token came with the request (401 otherwise).
+    """The user and session whose valid bearer token came with the request (401 otherwise).
 
     A security scheme itself, so the OpenAPI document shows the bearer requirement, and
     one dependency where the scheme plus a function were two: FastAPI's cost per
     dependency showed on the busiest routes.
 
-    ``look_up_user=False`` trusts the token's subject without a query. Only for routes
-    whose use case confirms the user exists itself (``IdentifyCaller``,
-    ``confirm_caller``): the chat and message routes. A deleted user's token still gets
-    401 there (tests/e2e/test_deleted_user_token.py), one round trip cheaper.
+    ``look_up_user=False`` trusts the token without a query. Only for routes whose use
+    case confirms the session is live itself, in the statements it runs anyway
+    (``IdentifyCaller``, ``confirm_caller``): the chat and message routes. A logged-out
+    session's or a deleted user's token still gets 401 there
+    (tests/e2e/test_deleted_user_token.py, test_sessions_api.py), one round trip cheaper.
     """
 
     def __init__(self, *, look_up_user: bool) -> None:
@@ -53,23 +56,31 @@ class BearerCaller(HTTPBearer):
         )
         self._look_up_user = look_up_user
 
-    async def __call__(self, request: Request) -> UUID:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         credentials = await super().__call__(request)
         if credentials is None:
             raise InvalidToken("Missing bearer token.")
         container = get_container(request)
         if self._look_up_user:
-            user_id = await container.authenticate_user().execute(token=credentials.credentials)
+            caller = await container.authenticate_user().execute(token=credentials.credentials)
         else:
-            user_id = container.identify_caller().execute(token=credentials.credentials)
-        request.state.user_id = user_id  # for the access log
-        return user_id
+            caller = container.identify_caller().execute(token=credentials.credentials)
+        request.state.user_id = caller.user_id  # for the access log
+        return caller
 
 
 async def get_client_address(request: Request) -> str | None:  # async: no thread hop
     return client_address(request, request.app.state.trusted_proxies)
 
 
-CurrentUser = Annotated[UUID, Depends(BearerCaller(look_up_user=True))]
-TokenUser = Annotated[UUID, Depends(BearerCaller(look_up_user=False))]
+CurrentUser = Annotated[Caller, Depends(BearerCaller(look_up_user=True))]
+TokenUser = Annotated[Caller, Depends(BearerCaller(look_up_user=False))]
+
+
+async def get_user_agent(request: Request) -> str | None:  # async: no thread hop
+    agent = request.headers.get("user-agent")
+    return agent[:USER_AGENT_CHARS] if agent else None
+
+
+UserAgent = Annotated[str | None, Depends(get_user_agent)]
 ClientAddress = Annotated[str | None, Depends(get_client_address)]

@@ -47,13 +47,12 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_PASSWORD_RULE = "8 to 128 characters, any characters; very common passwords are refused."
+
+
 class UserCreate(_Body):
     email: Email
-    password: Text = Field(
-        min_length=8,
-        max_length=128,
-        description="8 to 128 characters, any characters; very common passwords are refused.",
-    )
+    password: Text = Field(min_length=8, max_length=128, description=_PASSWORD_RULE)
 
 
 class UserLogin(_Body):
@@ -64,7 +63,23 @@ class UserLogin(_Body):
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(
+        description="Single use: POST it to /auth/refresh for new tokens (keep it secret)."
+    )
+    refresh_expires_in: int = Field(
+        description="Seconds until the session ends unless refreshed (each refresh restarts it)."
+    )
+
+
+class RefreshRequest(_Body):
+    # Not bounded like a password: a token that is not ours is a 401, not a 422.
+    refresh_token: Text = Field(max_length=4096, description="The latest refresh token.")
+
+
+class PasswordChange(_Body):
+    current_password: Text = Field(min_length=1, max_length=1024)
+    new_password: Text = Field(min_length=8, max_length=128, description=_PASSWORD_RULE)
 
 
 class PasswordResetRequest(_Body):

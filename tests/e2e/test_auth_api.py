@@ -16,7 +16,14 @@ def test_register_returns_a_working_bearer_token(client: TestClient) -> None:
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 10080 * 60
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }
+    assert body["refresh_expires_in"] == 30 * 24 * 3600
     assert client.get("/users/me", headers=bearer(body["access_token"])).status_code == 200
 
 

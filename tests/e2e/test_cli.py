@@ -182,6 +182,62 @@ def test_users_delete_erases_the_account_without_a_password(cli: Run) -> None:
     assert failed(cli("users", "delete", email)) == f"error: no user with email {email!r}"
 
 
+# --- sessions and passwords -------------------------------------------------------
+
+
+def _http_login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post(
+        "/auth/login", json={"email": email, "password": password}, headers={"User-Agent": "ua/9"}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_users_sessions_lists_where_the_account_is_signed_in(cli: Run, client: TestClient) -> None:
+    email = create_user(cli)
+    _http_login(client, email)
+
+    listed = json_of(cli, "users", "sessions", email)
+
+    assert [s["user_agent"] for s in listed] == ["ua/9", "memory-agent users create"]
+    assert all("refresh" not in str(s) for s in listed)
+    table_ = ok(cli("users", "sessions", email)).splitlines()
+    assert table_[0].split() == ["ID", "CREATED_AT", "LAST_USED_AT", "CLIENT_ADDRESS", "USER_AGENT"]
+    assert len(table_) == 3  # the header and one line per session, latest first
+    assert table_[1].endswith("ua/9")
+
+
+def test_users_logout_ends_every_session(cli: Run, client: TestClient) -> None:
+    email = create_user(cli)
+    headers = [_http_login(client, email) for _ in range(2)]
+
+    out = ok(cli("users", "logout", email))
+
+    assert email in out
+    assert all(client.get("/chats", headers=h).status_code == 401 for h in headers)
+    assert json_of(cli, "users", "sessions", email) == []
+    assert failed(cli("users", "logout", "nobody@example.com")).startswith("error: no user")
+
+
+def test_users_set_password_applies_the_policy_and_ends_every_session(
+    cli: Run, client: TestClient
+) -> None:
+    email = create_user(cli)
+    headers = _http_login(client, email)
+    refused = cli("users", "set-password", email, "--password-stdin", stdin="short\n")
+    assert failed(refused).startswith("error: ")
+    assert client.get("/chats", headers=headers).status_code == 200  # nothing changed
+
+    ok(cli("users", "set-password", email, "--password-stdin", stdin="a new long passphrase\n"))
+
+    assert client.get("/chats", headers=headers).status_code == 401
+    old = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert old.status_code == 401
+    _http_login(client, email, "a new long passphrase")
+    missing = cli("users", "set-password", new_email(), "--password-stdin", stdin=PASSWORD)
+    assert failed(missing).startswith("error: no user")
+
+
 # --- chat --------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
-"""A token outlives its account: every protected route answers it with 401, never with data.
+"""A token outlives its account or its session: every protected route answers it with 401.
 
-The chat and message routes no longer look the user up before the use case runs
-(``IdentifyCaller``); their use cases prove the user exists by finding the user's
-rows and ask only when they find none. This test holds every protected route to
-the old answer, and fails when a new protected route is not in its table.
+The chat and message routes do not look the session up before the use case runs
+(``IdentifyCaller``); their statements carry the condition that the session is live,
+and ask only when they find nothing. This test holds every protected route to 401,
+never data, for a deleted account's token, a logged-out session's and a session ended
+from another one, and fails when a new protected route is not in its table.
 """
 
 import uuid
@@ -27,6 +28,14 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/users/me"): None,
     ("GET", "/users/me/export"): None,
     ("DELETE", "/users/me"): {"password": PASSWORD},
+    ("PUT", "/users/me/password"): {
+        "current_password": PASSWORD,
+        "new_password": "n3w pass phrase",
+    },
+    ("GET", "/users/me/sessions"): None,
+    ("DELETE", "/users/me/sessions"): None,
+    ("DELETE", "/users/me/sessions/{session_id}"): None,
+    ("POST", "/auth/logout"): None,
 }
 
 
@@ -45,9 +54,13 @@ def test_the_table_names_every_protected_route(client: TestClient) -> None:
     assert set(CALLS) == _protected_routes(client)
 
 
-@pytest.fixture(scope="module")
-def gone(client: TestClient) -> dict[str, Any]:
-    """A deleted user's token, their former chat, and someone else's chat."""
+ENDINGS = ["account deleted", "logged out", "ended from another session"]
+
+
+@pytest.fixture(scope="module", params=ENDINGS)
+def gone(client: TestClient, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A dead token (its account deleted or its session ended), its former chat, someone
+    else's chat, and one of the user's sessions that is still live."""
 
     def register(email: str) -> dict[str, str]:
         response = client.post("/auth/register", json={"email": email, "password": PASSWORD})
@@ -60,12 +73,28 @@ def gone(client: TestClient) -> dict[str, Any]:
         chat_id: str = chat["id"]
         return chat_id
 
-    headers = register(f"gone-{uuid.uuid4().hex[:8]}@example.com")
+    email = f"gone-{uuid.uuid4().hex[:8]}@example.com"
+    headers = register(email)
     former = chat_of(headers)
     other = chat_of(register(f"stays-{uuid.uuid4().hex[:8]}@example.com"))
-    deleted = client.request("DELETE", "/users/me", json={"password": PASSWORD}, headers=headers)
-    assert deleted.status_code == 204
-    return {"headers": headers, "former": former, "other": other, "missing": str(uuid.uuid4())}
+    login = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    elsewhere = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    sessions = client.get("/users/me/sessions", headers=elsewhere).json()
+    [live] = [s["id"] for s in sessions if s["current"]]
+    if request.param == "account deleted":
+        ended = client.request("DELETE", "/users/me", json={"password": PASSWORD}, headers=headers)
+    elif request.param == "logged out":
+        ended = client.post("/auth/logout", headers=headers)
+    else:
+        ended = client.delete("/users/me/sessions", headers=elsewhere)  # all but that one
+    assert ended.status_code == 204
+    return {
+        "headers": headers,
+        "former": former,
+        "other": other,
+        "missing": str(uuid.uuid4()),
+        "live": live,
+    }
 
 
 def _cases() -> list[tuple[str, str, str, str | None]]:
@@ -92,9 +121,8 @@ def test_a_deleted_users_token_gets_401_everywhere(
         headers["Idempotency-Key"] = idempotency_key
     send: Callable[..., Any] = client.request
 
-    response = send(
-        method, path.format(chat_id=gone[chat]), json=CALLS[(method, path)], headers=headers
-    )
+    url = path.format(chat_id=gone[chat], session_id=gone["live"])
+    response = send(method, url, json=CALLS[(method, path)], headers=headers)
 
     assert response.status_code == 401, response.text
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'

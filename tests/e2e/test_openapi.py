@@ -26,6 +26,9 @@ def test_the_spec_schema_names_are_published(client: TestClient) -> None:
         "MessageCreate",
         "MessageResponse",
         "Problem",
+        "RefreshRequest",
+        "PasswordChange",
+        "SessionResponse",
     ):
         assert name in schemas, name
     assert not any("password_hash" in str(schema) for schema in schemas.values())
@@ -48,6 +51,20 @@ def test_parameters_headers_and_codes_are_documented(client: TestClient) -> None
     assert "429" in _operation(document, "post", "/auth/login")["responses"]
     assert "409" in _operation(document, "post", "/auth/register")["responses"]
     assert "403" in _operation(document, "delete", "/users/me")["responses"]
+    # Sessions and passwords.
+    assert {"200", "401", "422"} <= set(_operation(document, "post", "/auth/refresh")["responses"])
+    assert {"204", "401"} <= set(_operation(document, "post", "/auth/logout")["responses"])
+    assert {"204", "401", "403", "422"} <= set(
+        _operation(document, "put", "/users/me/password")["responses"]
+    )
+    assert {"200", "401"} <= set(_operation(document, "get", "/users/me/sessions")["responses"])
+    assert {"204", "401"} <= set(_operation(document, "delete", "/users/me/sessions")["responses"])
+    revoke = _operation(document, "delete", "/users/me/sessions/{session_id}")
+    assert {"204", "401", "404"} <= set(revoke["responses"])
+    login = _operation(document, "post", "/auth/login")["responses"]["200"]
+    token = login["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    fields = document["components"]["schemas"][token]["properties"]
+    assert {"refresh_token", "refresh_expires_in"} <= set(fields)
 
 
 def test_every_route_that_needs_a_token_says_so_and_only_those(client: TestClient) -> None:
@@ -62,6 +79,7 @@ def test_every_route_that_needs_a_token_says_so_and_only_those(client: TestClien
     public = {
         "/auth/register",
         "/auth/login",
+        "/auth/refresh",
         "/auth/password-reset",
         "/auth/password-reset/confirm",
         "/health",

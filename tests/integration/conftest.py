@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sqlalchemy.database import create_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat
+from domain.sessions import Caller
 from domain.users import User
 
 
@@ -37,6 +38,6 @@ async def saved_user(uow: Callable[[], SqlAlchemyUnitOfWork]) -> User:
 async def saved_chat(uow: Callable[[], SqlAlchemyUnitOfWork], saved_user: User) -> Chat:
     chat = Chat(user_id=saved_user.id, title="integration")
     async with uow() as work:
-        await work.chats.add(chat)
+        await work.chats.add(chat, Caller(saved_user.id))
         await work.commit()
     return chat

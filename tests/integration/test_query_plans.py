@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat
 from domain.paging import Order, PageRequest
+from domain.sessions import Caller
 from domain.users import User
 
 MESSAGES = 200_000
@@ -92,7 +93,8 @@ async def test_a_page_of_messages_is_an_index_scan_without_sorting(
     owned: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    owner = long_chat.user_id if owned else None
+    # The owner as a request's caller: the page also carries the live-session condition.
+    owner = Caller(long_chat.user_id, uuid.uuid4()) if owned else None
 
     async def first_then_next(uow: SqlAlchemyUnitOfWork) -> None:
         first = await uow.messages.list_in_chat(long_chat.id, PageRequest(limit=50, order=order))

@@ -14,6 +14,7 @@ from application.ports import IdempotentRecord
 from domain.chats import Chat, Message, Role
 from domain.errors import ChatNotFound, EmailAlreadyRegistered, InvalidToken, ServiceUnavailable
 from domain.paging import Order, PageRequest
+from domain.sessions import Caller
 from domain.users import User
 
 UowFactory = Callable[[], SqlAlchemyUnitOfWork]
@@ -62,7 +63,8 @@ async def test_duplicate_email_becomes_a_domain_error(uow: UowFactory) -> None:
 async def test_a_chat_for_a_vanished_user_is_an_invalid_token(uow: UowFactory) -> None:
     with pytest.raises(InvalidToken):
         async with uow() as work:
-            await work.chats.add(Chat(user_id=uuid.uuid4(), title="orphan"))
+            ghost = uuid.uuid4()
+            await work.chats.add(Chat(user_id=ghost, title="orphan"), Caller(ghost))
             await work.commit()
 
 
@@ -111,7 +113,7 @@ async def test_touch_only_moves_updated_at_forward(uow: UowFactory, saved_chat: 
         await work.commit()
 
     async with uow() as work:
-        chat = await work.chats.get_owned(saved_chat.id, saved_chat.user_id)
+        chat = await work.chats.get_owned(saved_chat.id, Caller(saved_chat.user_id))
     assert chat is not None
     assert chat.updated_at == later
 

@@ -3,8 +3,8 @@
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import cast
-from uuid import UUID
 
 import pytest
 
@@ -17,9 +17,18 @@ from application.chats import CreateChat, DeleteChat, GetChat, ListChats, Rename
 from application.messages import ListMessages, PostMessage
 from application.password_check import PasswordCheck
 from application.ports import UnitOfWork
+from application.sessions import (
+    EndSession,
+    ListSessions,
+    RefreshSession,
+    RevokeOtherSessions,
+    RevokeSession,
+    SessionIssuer,
+)
 from application.users import DeleteAccount, ExportUserData, GetProfile
 from domain.chats import TextLimits
 from domain.passwords import PasswordPolicy
+from domain.sessions import Caller
 
 SECRET = "unit-test-secret-" + "0123456789abcdef" * 4  # 80 bytes: enough even for HS512
 PASSWORD = "correct horse battery staple"
@@ -60,6 +69,7 @@ class App:
     store: InMemoryStore
     hasher: FakePasswordHasher
     tokens: JwtTokenService
+    issuer: SessionIssuer
     limits: TextLimits
     register: RegisterUser
     login: LoginUser
@@ -74,11 +84,16 @@ class App:
     get_profile: GetProfile
     export_user_data: ExportUserData
     delete_account: DeleteAccount
+    refresh: RefreshSession
+    end_session: EndSession
+    list_sessions: ListSessions
+    revoke_session: RevokeSession
+    revoke_other_sessions: RevokeOtherSessions
 
-    async def sign_up(self, email: str = "alice@example.com", password: str = PASSWORD) -> UUID:
-        """Register a user and return their id."""
+    async def sign_up(self, email: str = "alice@example.com", password: str = PASSWORD) -> Caller:
+        """Register a user and return them as a caller in their first session."""
         issued = await self.register.execute(email=email, password=password)
-        return self.tokens.subject(issued.value)
+        return self.tokens.caller(issued.access.value)
 
 
 def memory_uow(store: InMemoryStore) -> Callable[[], UnitOfWork]:
@@ -99,6 +114,7 @@ def build_app(
     uow = memory_uow(store)
     hasher = FakePasswordHasher()
     tokens = JwtTokenService(secret=SECRET, expires_minutes=60)
+    issuer = SessionIssuer(tokens, timedelta(days=30))
     limits = limits or TextLimits()
     policy = PasswordPolicy(common=COMMON_PASSWORDS)
     assistant = PlaceholderAssistant()
@@ -109,9 +125,10 @@ def build_app(
         store=store,
         hasher=hasher,
         tokens=tokens,
+        issuer=issuer,
         limits=limits,
-        register=RegisterUser(uow, hasher, tokens, policy, emails, throttle),
-        login=LoginUser(uow, passwords, tokens, emails),
+        register=RegisterUser(uow, hasher, issuer, policy, emails, throttle),
+        login=LoginUser(uow, passwords, issuer, emails),
         authenticate=AuthenticateUser(uow, tokens),
         create_chat=CreateChat(uow, limits),
         list_chats=ListChats(uow),
@@ -123,6 +140,11 @@ def build_app(
         get_profile=GetProfile(uow),
         export_user_data=ExportUserData(uow),
         delete_account=DeleteAccount(uow, passwords),
+        refresh=RefreshSession(uow, issuer),
+        end_session=EndSession(uow),
+        list_sessions=ListSessions(uow),
+        revoke_session=RevokeSession(uow),
+        revoke_other_sessions=RevokeOtherSessions(uow),
     )
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from application.auth import ThrottlePolicy
-from application.ports import IssuedToken
+from application.sessions import SessionTokens
 from domain.errors import (
     EmailAlreadyRegistered,
     InvalidCredentials,
@@ -34,8 +34,8 @@ def _user_emails(app: App) -> list[str]:
 async def test_register_returns_a_token_for_the_new_user(app: App) -> None:
     issued = await app.register.execute(email=EMAIL, password=PASSWORD)
     [user] = app.store.state.users.values()
-    assert app.tokens.subject(issued.value) == user.id
-    assert issued.expires_in == 3600
+    assert app.tokens.caller(issued.access.value).user_id == user.id
+    assert issued.access.expires_in == 3600
 
 
 async def test_register_normalises_the_email(app: App) -> None:
@@ -62,7 +62,7 @@ async def test_concurrent_registrations_of_one_email_create_one_account(app: App
     # Both passed the look-up before either was stored: the repository decides.
     assert app.hasher.hashed == [PASSWORD, PASSWORD]
     assert sum(isinstance(r, EmailAlreadyRegistered) for r in results) == 1
-    assert sum(isinstance(r, IssuedToken) for r in results) == 1
+    assert sum(isinstance(r, SessionTokens) for r in results) == 1
     assert _user_emails(app) == [EMAIL]
 
 
@@ -112,7 +112,7 @@ async def test_register_throttle_lifts_when_the_window_ends() -> None:
 async def test_login_with_the_right_password_returns_a_token(app: App) -> None:
     user_id = await app.sign_up(EMAIL)
     issued = await app.login.execute(email=" ALICE@example.com ", password=PASSWORD)
-    assert app.tokens.subject(issued.value) == user_id
+    assert app.tokens.caller(issued.access.value).user_id == user_id.user_id
 
 
 async def test_wrong_password_and_unknown_email_fail_alike(app: App) -> None:
@@ -172,7 +172,7 @@ async def test_email_block_lifts_when_the_window_ends() -> None:
     long_ago = datetime.now(UTC) - timedelta(minutes=15, seconds=1)
     app.store.state.attempts[f"account:{EMAIL}"] = AttemptWindow(3, long_ago)
     issued = await app.login.execute(email=EMAIL, password=PASSWORD)
-    assert app.tokens.subject(issued.value) == user_id
+    assert app.tokens.caller(issued.access.value).user_id == user_id.user_id
 
 
 async def test_email_block_holds_inside_the_window() -> None:
@@ -213,7 +213,7 @@ async def test_success_clears_the_email_counter() -> None:
 
 
 async def test_outdated_hash_is_replaced_on_success(app: App) -> None:
-    user_id = await app.sign_up(EMAIL)
+    user_id = (await app.sign_up(EMAIL)).user_id
     user = app.store.state.users[user_id]
     app.store.state.users[user_id] = replace(user, password_hash=OLD_PREFIX + PASSWORD)
     await app.login.execute(email=EMAIL, password=PASSWORD)
@@ -221,7 +221,7 @@ async def test_outdated_hash_is_replaced_on_success(app: App) -> None:
 
 
 async def test_outdated_hash_is_kept_on_failure(app: App) -> None:
-    user_id = await app.sign_up(EMAIL)
+    user_id = (await app.sign_up(EMAIL)).user_id
     user = app.store.state.users[user_id]
     app.store.state.users[user_id] = replace(user, password_hash=OLD_PREFIX + PASSWORD)
     with pytest.raises(InvalidCredentials):
@@ -235,21 +235,21 @@ async def test_outdated_hash_is_kept_on_failure(app: App) -> None:
 async def test_authenticate_returns_the_user_id(app: App) -> None:
     issued = await app.register.execute(email=EMAIL, password=PASSWORD)
     [user] = app.store.state.users.values()
-    assert await app.authenticate.execute(token=issued.value) == user.id
+    assert (await app.authenticate.execute(token=issued.access.value)).user_id == user.id
 
 
 async def test_token_of_a_user_that_never_existed_is_refused(app: App) -> None:
-    token = app.tokens.issue(new_id()).value
+    token = app.tokens.issue(new_id(), new_id()).value
     with pytest.raises(InvalidToken):
         await app.authenticate.execute(token=token)
 
 
 async def test_token_of_a_deleted_user_is_refused(app: App) -> None:
     issued = await app.register.execute(email=EMAIL, password=PASSWORD)
-    user_id: UUID = app.tokens.subject(issued.value)
+    user_id: UUID = app.tokens.caller(issued.access.value).user_id
     del app.store.state.users[user_id]
     with pytest.raises(InvalidToken):
-        await app.authenticate.execute(token=issued.value)
+        await app.authenticate.execute(token=issued.access.value)
 
 
 async def test_malformed_token_is_refused(app: App) -> None:

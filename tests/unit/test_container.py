@@ -39,18 +39,17 @@ async def test_register_create_chat_post_message_without_a_database(
     container: Any, fake_hasher: FakePasswordHasher
 ) -> None:
     issued = await container.register_user().execute(email="Eve@Example.com", password=PASSWORD)
-    user_id = await container.authenticate_user().execute(token=issued.value)
+    caller = await container.authenticate_user().execute(token=issued.access.value)
+    user_id = caller.user_id
 
-    chat = await container.create_chat().execute(user_id=user_id, title=None)
-    reply = await container.post_message().execute(
-        user_id=user_id, chat_id=chat.id, content="Hello"
-    )
+    chat = await container.create_chat().execute(caller=caller, title=None)
+    reply = await container.post_message().execute(caller=caller, chat_id=chat.id, content="Hello")
 
     assert chat.title == "New chat"
     assert reply.role is Role.ASSISTANT
     assert reply.content == "Message received"
     page = await container.list_messages().execute(
-        user_id=user_id, chat_id=chat.id, page=PageRequest()
+        caller=caller, chat_id=chat.id, page=PageRequest()
     )
     assert [m.role for m in page.items] == [Role.USER, Role.ASSISTANT]
 
@@ -68,7 +67,7 @@ async def test_login_through_the_container_uses_the_overridden_hasher(
 ) -> None:
     await container.register_user().execute(email="eve@example.com", password=PASSWORD)
     issued = await container.login_user().execute(email="eve@example.com", password=PASSWORD)
-    assert await container.authenticate_user().execute(token=issued.value)
+    assert await container.authenticate_user().execute(token=issued.access.value)
     with pytest.raises(InvalidCredentials):
         await container.login_user().execute(email="nobody@example.com", password=PASSWORD)
     assert fake_hasher.burned == [PASSWORD]

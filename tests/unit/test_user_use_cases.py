@@ -8,6 +8,7 @@ from application.users import ExportUserData
 from domain.chats import Chat, Message, Role
 from domain.errors import InvalidToken, UserNotFound, WrongPassword
 from domain.ids import new_id
+from domain.sessions import Caller
 from domain.users import User
 from tests.unit.conftest import PASSWORD, App, memory_uow
 
@@ -20,7 +21,7 @@ async def _export(app: App, user_id: UUID) -> list[User | Chat | Message]:
 
 
 async def test_get_profile_returns_the_user(app: App) -> None:
-    user_id = await app.sign_up(" Alice@Example.com")
+    user_id = (await app.sign_up(" Alice@Example.com")).user_id
     user = await app.get_profile.execute(user_id=user_id)
     assert user.id == user_id
     assert user.email == "alice@example.com"
@@ -35,17 +36,17 @@ async def test_get_profile_of_a_missing_user_is_not_found(app: App) -> None:
 
 
 async def test_export_yields_the_user_then_each_chat_followed_by_its_messages(app: App) -> None:
-    user_id = await app.sign_up()
-    first = await app.create_chat.execute(user_id=user_id, title="first")
-    second = await app.create_chat.execute(user_id=user_id, title="second")
-    empty = await app.create_chat.execute(user_id=user_id, title="empty")
-    await app.post_message.execute(user_id=user_id, chat_id=second.id, content="s1")
-    await app.post_message.execute(user_id=user_id, chat_id=first.id, content="f1")
-    await app.post_message.execute(user_id=user_id, chat_id=first.id, content="f2")
+    user_id = (await app.sign_up()).user_id
+    first = await app.create_chat.execute(caller=Caller(user_id), title="first")
+    second = await app.create_chat.execute(caller=Caller(user_id), title="second")
+    empty = await app.create_chat.execute(caller=Caller(user_id), title="empty")
+    await app.post_message.execute(caller=Caller(user_id), chat_id=second.id, content="s1")
+    await app.post_message.execute(caller=Caller(user_id), chat_id=first.id, content="f1")
+    await app.post_message.execute(caller=Caller(user_id), chat_id=first.id, content="f2")
     # Someone else's data never appears.
-    bob = await app.sign_up("bob@example.com")
-    bobs = await app.create_chat.execute(user_id=bob, title="bob's")
-    await app.post_message.execute(user_id=bob, chat_id=bobs.id, content="secret")
+    bob = (await app.sign_up("bob@example.com")).user_id
+    bobs = await app.create_chat.execute(caller=Caller(bob), title="bob's")
+    await app.post_message.execute(caller=Caller(bob), chat_id=bobs.id, content="secret")
 
     items = await _export(app, user_id)
 
@@ -107,7 +108,7 @@ async def test_export_holds_no_unit_of_work_while_its_reader_waits(app: App) -> 
 
 
 async def test_export_of_a_user_with_nothing_yields_only_the_user(app: App) -> None:
-    user_id = await app.sign_up()
+    user_id = (await app.sign_up()).user_id
     items = await _export(app, user_id)
     assert len(items) == 1
     assert isinstance(items[0], User)
@@ -125,13 +126,13 @@ async def test_export_of_a_missing_user_is_not_found(app: App) -> None:
 async def _populated(app: App) -> tuple[UUID, UUID, str]:
     """Alice with a chat and messages, Bob with his own; returns Alice's id, Bob's id, token."""
     issued = await app.register.execute(email="alice@example.com", password=PASSWORD)
-    alice = app.tokens.subject(issued.value)
-    chat = await app.create_chat.execute(user_id=alice, title="mine", idempotency_key="k")
-    await app.post_message.execute(user_id=alice, chat_id=chat.id, content="hi")
-    bob = await app.sign_up("bob@example.com")
-    bobs = await app.create_chat.execute(user_id=bob, title="bob's")
-    await app.post_message.execute(user_id=bob, chat_id=bobs.id, content="hey")
-    return alice, bob, issued.value
+    alice = app.tokens.caller(issued.access.value).user_id
+    chat = await app.create_chat.execute(caller=Caller(alice), title="mine", idempotency_key="k")
+    await app.post_message.execute(caller=Caller(alice), chat_id=chat.id, content="hi")
+    bob = (await app.sign_up("bob@example.com")).user_id
+    bobs = await app.create_chat.execute(caller=Caller(bob), title="bob's")
+    await app.post_message.execute(caller=Caller(bob), chat_id=bobs.id, content="hey")
+    return alice, bob, issued.access.value
 
 
 async def test_delete_account_with_the_wrong_password_deletes_nothing(app: App) -> None:
@@ -142,7 +143,7 @@ async def test_delete_account_with_the_wrong_password_deletes_nothing(app: App) 
         await app.delete_account.execute(user_id=alice, password="not my password")
     state = app.store.state
     assert (state.users, state.chats, state.messages) == before
-    assert await app.authenticate.execute(token=token) == alice
+    assert (await app.authenticate.execute(token=token)).user_id == alice
 
 
 async def test_delete_account_removes_the_user_and_everything_they_own(app: App) -> None:
@@ -163,7 +164,7 @@ async def test_delete_account_removes_the_user_and_everything_they_own(app: App)
 async def test_the_email_is_free_again_after_deletion(app: App) -> None:
     alice, _, _ = await _populated(app)
     await app.delete_account.execute(user_id=alice, password=PASSWORD)
-    again = await app.sign_up("alice@example.com")
+    again = (await app.sign_up("alice@example.com")).user_id
     assert again != alice
 
 

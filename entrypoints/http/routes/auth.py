@@ -1,4 +1,4 @@
-"""Registration and login."""
+"""Registration, login, refresh and logout."""
 
 from typing import Annotated
 
@@ -6,13 +6,14 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 
 from application.auth import LoginUser, RegisterUser
 from application.password_reset import DeliverEmail, RequestPasswordReset, ResetPassword
-from application.ports import IssuedToken
-from entrypoints.http.dependencies import ClientAddress, use_case
+from application.sessions import EndSession, RefreshSession, SessionTokens
+from entrypoints.http.dependencies import ClientAddress, TokenUser, UserAgent, use_case
 from entrypoints.http.problems import problems
 from entrypoints.http.schemas import (
     PasswordResetAccepted,
     PasswordResetConfirm,
     PasswordResetRequest,
+    RefreshRequest,
     TokenResponse,
     UserCreate,
     UserLogin,
@@ -21,8 +22,13 @@ from entrypoints.http.schemas import (
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _token(issued: IssuedToken) -> TokenResponse:
-    return TokenResponse(access_token=issued.value, expires_in=issued.expires_in)
+def _tokens(issued: SessionTokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=issued.access.value,
+        expires_in=issued.access.expires_in,
+        refresh_token=issued.refresh.value,
+        refresh_expires_in=issued.refresh.expires_in,
+    )
 
 
 @router.post(
@@ -30,15 +36,18 @@ def _token(issued: IssuedToken) -> TokenResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=TokenResponse,
     responses=problems(409, 413, 422, 429, 503),
-    summary="Open an account and get an access token",
+    summary="Open an account and sign in (a new session)",
 )
 async def register(
     body: UserCreate,
     client: ClientAddress,
+    user_agent: UserAgent,
     register_user: Annotated[RegisterUser, Depends(use_case(lambda c: c.register_user()))],
 ) -> TokenResponse:
-    return _token(
-        await register_user.execute(email=body.email, password=body.password, client=client)
+    return _tokens(
+        await register_user.execute(
+            email=body.email, password=body.password, client=client, user_agent=user_agent
+        )
     )
 
 
@@ -46,14 +55,50 @@ async def register(
     "/login",
     response_model=TokenResponse,
     responses=problems(401, 413, 422, 429, 503),
-    summary="Exchange email and password for an access token",
+    summary="Exchange email and password for a new session's tokens",
 )
 async def login(
     body: UserLogin,
     client: ClientAddress,
+    user_agent: UserAgent,
     login_user: Annotated[LoginUser, Depends(use_case(lambda c: c.login_user()))],
 ) -> TokenResponse:
-    return _token(await login_user.execute(email=body.email, password=body.password, client=client))
+    return _tokens(
+        await login_user.execute(
+            email=body.email, password=body.password, client=client, user_agent=user_agent
+        )
+    )
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses=problems(401, 413, 422, 503),
+    summary="Swap the refresh token for new tokens (the old one stops working)",
+    description=(
+        "Every refresh token works once. Presenting one that was already swapped is taken "
+        "for a stolen copy: the whole session ends, its newest tokens too (401)."
+    ),
+)
+async def refresh(
+    body: RefreshRequest,
+    refresh_session: Annotated[RefreshSession, Depends(use_case(lambda c: c.refresh_session()))],
+) -> TokenResponse:
+    return _tokens(await refresh_session.execute(refresh_token=body.refresh_token))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 503),
+    summary="End this session: its access and refresh tokens stop working at once",
+)
+async def logout(
+    caller: TokenUser,
+    end_session: Annotated[EndSession, Depends(use_case(lambda c: c.end_session()))],
+) -> Response:
+    await end_session.execute(caller=caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

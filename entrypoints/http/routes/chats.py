@@ -35,11 +35,11 @@ IdempotencyKey = Annotated[
 )
 async def create_chat(
     body: ChatCreate,
-    user_id: TokenUser,
+    caller: TokenUser,
     create: Annotated[CreateChat, Depends(use_case(lambda c: c.create_chat()))],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    chat = await create.execute(user_id=user_id, title=body.title, idempotency_key=idempotency_key)
+    chat = await create.execute(caller=caller, title=body.title, idempotency_key=idempotency_key)
     return chat_response(chat, status.HTTP_201_CREATED)
 
 
@@ -51,13 +51,13 @@ async def create_chat(
 )
 async def list_chats(
     request: Request,
-    user_id: TokenUser,
+    caller: TokenUser,
     list_: Annotated[ListChats, Depends(use_case(lambda c: c.list_chats()))],
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Response:
-    scope = f"chats:{user_id}"
-    page = await list_.execute(user_id=user_id, page=page_request(request, scope, limit, cursor))
+    scope = f"chats:{caller.user_id}"
+    page = await list_.execute(caller=caller, page=page_request(request, scope, limit, cursor))
     return chats_response(page.items, next_page_link(request, scope, page.next))
 
 
@@ -69,10 +69,10 @@ async def list_chats(
 )
 async def get_chat(
     chat_id: UUID,
-    user_id: TokenUser,
+    caller: TokenUser,
     get: Annotated[GetChat, Depends(use_case(lambda c: c.get_chat()))],
 ) -> Response:
-    return chat_response(await get.execute(user_id=user_id, chat_id=chat_id))
+    return chat_response(await get.execute(caller=caller, chat_id=chat_id))
 
 
 @router.patch(
@@ -84,10 +84,10 @@ async def get_chat(
 async def rename_chat(
     chat_id: UUID,
     body: ChatUpdate,
-    user_id: TokenUser,
+    caller: TokenUser,
     rename: Annotated[RenameChat, Depends(use_case(lambda c: c.rename_chat()))],
 ) -> Response:
-    return chat_response(await rename.execute(user_id=user_id, chat_id=chat_id, title=body.title))
+    return chat_response(await rename.execute(caller=caller, chat_id=chat_id, title=body.title))
 
 
 @router.delete(
@@ -98,8 +98,8 @@ async def rename_chat(
 )
 async def delete_chat(
     chat_id: UUID,
-    user_id: TokenUser,
+    caller: TokenUser,
     delete: Annotated[DeleteChat, Depends(use_case(lambda c: c.delete_chat()))],
 ) -> Response:
-    await delete.execute(user_id=user_id, chat_id=chat_id)
+    await delete.execute(caller=caller, chat_id=chat_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -50,17 +50,17 @@ async def post_message(
     chat_id: UUID,
     body: MessageCreate,
     request: Request,
-    user_id: TokenUser,
+    caller: TokenUser,
     post: Annotated[PostMessage, Depends(use_case(lambda c: c.post_message()))],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     if wants_event_stream(request):
         exchange = await post.start(
-            user_id=user_id, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
+            caller=caller, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
         )
         return reply_stream(exchange, request)
     reply = await post.execute(
-        user_id=user_id, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
+        caller=caller, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
     )
     return message_response(reply, status.HTTP_201_CREATED)
 
@@ -74,7 +74,7 @@ async def post_message(
 async def list_messages(
     chat_id: UUID,
     request: Request,
-    user_id: TokenUser,
+    caller: TokenUser,
     list_: Annotated[ListMessages, Depends(use_case(lambda c: c.list_messages()))],
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -85,6 +85,6 @@ async def list_messages(
 ) -> Response:
     scope = f"messages:{chat_id}:{order.value}"
     page = await list_.execute(
-        user_id=user_id, chat_id=chat_id, page=page_request(request, scope, limit, cursor, order)
+        caller=caller, chat_id=chat_id, page=page_request(request, scope, limit, cursor, order)
     )
     return messages_response(page.items, next_page_link(request, scope, page.next))
