@@ -22,6 +22,9 @@ READER_ID = uuid.UUID("00000000-0000-7000-8000-00000000a001")
 POSTER_ID = uuid.UUID("00000000-0000-7000-8000-00000000a002")
 LOGIN_ID = uuid.UUID("00000000-0000-7000-8000-00000000a003")
 READ_CHAT_ID = uuid.UUID("00000000-0000-7000-8000-00000000c001")
+# A live session of the poster, for pgbench: the API checks the caller's session in the
+# ownership query, so the ceiling's query does too.
+POSTER_SESSION_ID = uuid.UUID("00000000-0000-7000-8000-00000000d002")
 POST_CHAT_PREFIX = "00000000-0000-7000-8001-"  # + 12 hex digits of n, n = 1..BENCH_POST_CHATS
 EMAILS = {
     READER_ID: "bench-reader@example.com",

@@ -21,6 +21,7 @@ from bench.config import (
     PASSWORD,
     POST_CHAT_PREFIX,
     POSTER_ID,
+    POSTER_SESSION_ID,
     READ_CHAT_ID,
     READER_CHATS,
     READER_ID,
@@ -110,6 +111,15 @@ def seed(database_url: str, config: Config) -> None:
         )
         cursor.execute(
             """
+            INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at,
+                                  expires_at, user_agent, client_address)
+            VALUES (%(session)s, %(user)s, %(hash)s, now(), now(), now() + interval '1 day',
+                    'pgbench', NULL)
+            """,
+            {"session": POSTER_SESSION_ID, "user": POSTER_ID, "hash": "0" * 64},
+        )
+        cursor.execute(
+            """
             INSERT INTO chats (id, user_id, title, created_at, updated_at)
             VALUES (%(chat)s, %(user)s, 'The long one', now() - interval '2 days', now())
             """,
@@ -160,7 +170,9 @@ _PGBENCH_SCRIPT = Template(
     """\\set n random(1, $chats)
 BEGIN;
 SELECT chats.id, chats.user_id, chats.title, chats.created_at, chats.updated_at \
-FROM chats WHERE chats.id = $chat AND chats.user_id = $poster;
+FROM chats WHERE chats.id = $chat AND chats.user_id = $poster AND (EXISTS (SELECT 1 \
+FROM sessions WHERE sessions.id = $session AND sessions.user_id = $poster \
+AND sessions.revoked_at IS NULL AND sessions.expires_at > now()));
 INSERT INTO messages (id, chat_id, user_id, role, content, created_at) \
 VALUES ($uuid7, $chat, $poster, 'user', '$content', clock_timestamp());
 INSERT INTO messages (id, chat_id, user_id, role, content, created_at) \
@@ -193,6 +205,7 @@ def pgbench_script(config: Config) -> str:
         chats=config.post_chats,
         chat=_POST_CHAT_SQL,
         poster=f"CAST('{POSTER_ID}' AS uuid)",
+        session=f"CAST('{POSTER_SESSION_ID}' AS uuid)",
         uuid7=_UUID7_SQL,
         content=CONTENT,
         reply=REPLY,

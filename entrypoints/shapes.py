@@ -11,6 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.sessions import Session
+
 
 class Shape(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -52,3 +54,14 @@ class SessionResponse(BaseModel):
     user_agent: str | None
     client_address: str | None
     current: bool = Field(description="Whether this is the session making the request.")
+
+    @classmethod
+    def listed(cls, session: Session, current: bool) -> "SessionResponse":
+        return cls(
+            id=session.id,
+            created_at=session.created_at,
+            last_used_at=session.last_used_at or session.created_at,
+            user_agent=session.user_agent,
+            client_address=session.client_address,
+            current=current,
+        )

@@ -88,15 +88,9 @@ async def sessions(args: argparse.Namespace, container: Container, console: Cons
     list_sessions: ListSessions = container.list_sessions()
     found = await list_sessions.execute(user_id=user.id)
     if console.json:
+        # The API's shape but ``current``: the operator has no session of their own.
         shown = [
-            SessionResponse(
-                id=s.id,
-                created_at=s.created_at,
-                last_used_at=s.last_used_at or s.created_at,
-                user_agent=s.user_agent,
-                client_address=s.client_address,
-                current=False,  # the operator has no session of their own
-            ).model_dump(mode="json", exclude={"current"})
+            SessionResponse.listed(s, current=False).model_dump(mode="json", exclude={"current"})
             for s in found
         ]
         console.emit_json(shown)

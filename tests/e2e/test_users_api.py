@@ -89,7 +89,7 @@ def test_ready_is_503_without_a_database_while_health_stays_up() -> None:
         ready = client.get("/ready")
         assert ready.status_code == 503
         assert ready.headers["Retry-After"]
-        token = client.app.state.container.tokens().issue(uuid.uuid4()).value  # type: ignore[attr-defined]
+        token = client.app.state.container.tokens().issue(uuid.uuid4(), uuid.uuid4()).value  # type: ignore[attr-defined]
         down = client.get("/chats", headers={"Authorization": f"Bearer {token}"})
         assert down.status_code == 503
         assert down.headers["content-type"] == "application/problem+json"

@@ -114,14 +114,7 @@ async def list_sessions(
     list_: Annotated[ListSessions, Depends(use_case(lambda c: c.list_sessions()))],
 ) -> list[SessionResponse]:
     return [
-        SessionResponse(
-            id=session.id,
-            created_at=session.created_at,
-            last_used_at=session.last_used_at or session.created_at,
-            user_agent=session.user_agent,
-            client_address=session.client_address,
-            current=session.id == caller.session_id,
-        )
+        SessionResponse.listed(session, current=session.id == caller.session_id)
         for session in await list_.execute(user_id=caller.user_id)
     ]
 
