@@ -48,7 +48,7 @@ async def test_transactions_do_not_nest() -> None:
 
 async def test_delete_user_erases_the_account_it_found() -> None:
     app = build_app()
-    user_id = await app.sign_up("ada@example.com")
+    user_id = (await app.sign_up("ada@example.com")).user_id
     delete = DeleteUser(memory_uow(app.store), EmailValidatorEmailRule())
 
     erased = await delete.execute(email="ADA@example.com")

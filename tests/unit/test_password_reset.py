@@ -104,7 +104,7 @@ async def _is_live(app: App, caller: Caller) -> bool:
 
 
 async def test_a_registered_email_gets_a_token_stored_only_as_its_digest(resets: Resets) -> None:
-    user_id = await resets.app.sign_up(EMAIL)
+    user_id = (await resets.app.sign_up(EMAIL)).user_id
 
     token = await resets.ask()
 
@@ -220,7 +220,7 @@ async def test_without_a_sender_the_request_is_refused_before_anything() -> None
 
 
 async def test_a_reset_changes_the_password_and_ends_every_session(resets: Resets) -> None:
-    user_id = await resets.app.sign_up(EMAIL)
+    user_id = (await resets.app.sign_up(EMAIL)).user_id
     phone, laptop = (
         await _open_session(resets.app, user_id),
         await _open_session(resets.app, user_id),
@@ -248,7 +248,7 @@ async def test_a_token_works_once(resets: Resets) -> None:
 
 
 async def test_an_expired_token_is_refused(resets: Resets) -> None:
-    user_id = await resets.app.sign_up(EMAIL)
+    user_id = (await resets.app.sign_up(EMAIL)).user_id
     token = await resets.ask()
     assert token
     state = resets.app.store.state
@@ -276,7 +276,7 @@ async def test_an_unknown_token_is_refused_without_hashing(resets: Resets, token
     "refused", ["short", "password", "x" * 129, EMAIL, "ALICE" + "@example.com"]
 )
 async def test_a_refused_password_leaves_the_token_usable(resets: Resets, refused: str) -> None:
-    user_id = await resets.app.sign_up(EMAIL)
+    user_id = (await resets.app.sign_up(EMAIL)).user_id
     session = await _open_session(resets.app, user_id)
     token = await resets.ask()
     assert token
@@ -290,7 +290,7 @@ async def test_a_refused_password_leaves_the_token_usable(resets: Resets, refuse
 
 
 async def test_concurrent_confirmations_with_one_token_let_one_through(resets: Resets) -> None:
-    user_id = await resets.app.sign_up(EMAIL)
+    user_id = (await resets.app.sign_up(EMAIL)).user_id
     token = await resets.ask()
     assert token
 

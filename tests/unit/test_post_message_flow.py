@@ -9,6 +9,7 @@ import pytest
 from application.messages import PostMessage
 from domain.chats import Chat, Message, Role, TextLimits
 from domain.errors import AssistantUnavailable, ChatNotFound, IdempotencyKeyInFlight
+from domain.sessions import Caller
 from tests.unit.conftest import App, build_app, memory_uow
 
 
@@ -36,8 +37,8 @@ def _post(app: App, assistant: ScriptedAssistant, **kwargs: timedelta) -> PostMe
 
 
 async def _chat(app: App) -> Chat:
-    user_id = await app.sign_up()
-    return await app.create_chat.execute(user_id=user_id, title="talk")
+    caller = await app.sign_up()
+    return await app.create_chat.execute(caller=caller, title="talk")
 
 
 async def test_chunks_come_in_order_and_the_stored_reply_joins_them() -> None:
@@ -45,7 +46,7 @@ async def test_chunks_come_in_order_and_the_stored_reply_joins_them() -> None:
     chat = await _chat(app)
     post = _post(app, ScriptedAssistant(["Hel", "lo", "!"]))
 
-    exchange = await post.start(user_id=chat.user_id, chat_id=chat.id, content="Hi")
+    exchange = await post.start(caller=Caller(chat.user_id), chat_id=chat.id, content="Hi")
     chunks = [chunk async for chunk in exchange.chunks()]
     answer = await exchange.answer()
 
@@ -62,7 +63,7 @@ async def test_nothing_is_stored_until_the_reply_is_complete() -> None:
     gate = asyncio.Event()
     post = _post(app, ScriptedAssistant(["a", "b"], gate=gate))
 
-    exchange = await post.start(user_id=chat.user_id, chat_id=chat.id, content="Hi")
+    exchange = await post.start(caller=Caller(chat.user_id), chat_id=chat.id, content="Hi")
     chunks = exchange.chunks()
     assert await anext(chunks) == "a"
     assert app.store.state.messages == {}
@@ -78,7 +79,7 @@ async def test_a_listener_that_goes_away_loses_nothing() -> None:
     chat = await _chat(app)
     gate = asyncio.Event()
     post = _post(app, ScriptedAssistant(["a", "b"], gate=gate))
-    exchange = await post.start(user_id=chat.user_id, chat_id=chat.id, content="Hi")
+    exchange = await post.start(caller=Caller(chat.user_id), chat_id=chat.id, content="Hi")
 
     async def listen() -> None:
         async for _ in exchange.chunks():
@@ -99,7 +100,7 @@ async def test_an_assistant_failing_mid_reply_stores_nothing_and_releases_the_ke
     failing = _post(app, ScriptedAssistant(["a", "b"], fail_at=1))
 
     exchange = await failing.start(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
     assert [chunk async for chunk in exchange.chunks()] == ["a"]
     with pytest.raises(AssistantUnavailable):
@@ -107,7 +108,7 @@ async def test_an_assistant_failing_mid_reply_stores_nothing_and_releases_the_ke
     assert app.store.state.messages == {}
 
     retried = await app.post_message.execute(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
     assert retried.content == "Message received"
 
@@ -118,16 +119,18 @@ async def test_a_key_in_flight_is_refused_until_its_request_ends() -> None:
     gate = asyncio.Event()
     post = _post(app, ScriptedAssistant(["a"], gate=gate))
     first = await post.start(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
 
     with pytest.raises(IdempotencyKeyInFlight):
-        await post.execute(user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k")
+        await post.execute(
+            caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
+        )
 
     gate.set()
     answer = await first.answer()
     again = await post.execute(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
     assert again.id == answer.id
     assert len(app.store.state.messages) == 2
@@ -139,12 +142,12 @@ async def test_a_key_left_in_flight_too_long_can_be_used_again() -> None:
     gate = asyncio.Event()
     stuck = _post(app, ScriptedAssistant(["a"], gate=gate), in_flight_for=timedelta(0))
     left = await stuck.start(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
     retry = _post(app, ScriptedAssistant(["b"]), in_flight_for=timedelta(0))
 
     answer = await retry.execute(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
 
     assert answer.content == "b"
@@ -157,9 +160,9 @@ async def test_a_chat_deleted_while_the_assistant_answers_stores_nothing() -> No
     chat = await _chat(app)
     gate = asyncio.Event()
     post = _post(app, ScriptedAssistant(["a"], gate=gate))
-    exchange = await post.start(user_id=chat.user_id, chat_id=chat.id, content="Hi")
+    exchange = await post.start(caller=Caller(chat.user_id), chat_id=chat.id, content="Hi")
 
-    await app.delete_chat.execute(user_id=chat.user_id, chat_id=chat.id)
+    await app.delete_chat.execute(caller=Caller(chat.user_id), chat_id=chat.id)
     gate.set()
 
     with pytest.raises(ChatNotFound):
@@ -171,11 +174,11 @@ async def test_a_replayed_exchange_has_no_chunks_only_the_stored_answer() -> Non
     app = build_app()
     chat = await _chat(app)
     first = await app.post_message.execute(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
 
     replay = await app.post_message.start(
-        user_id=chat.user_id, chat_id=chat.id, content="Hi", idempotency_key="k"
+        caller=Caller(chat.user_id), chat_id=chat.id, content="Hi", idempotency_key="k"
     )
 
     assert [chunk async for chunk in replay.chunks()] == []

@@ -78,11 +78,13 @@ async def test_export_yields_the_user_then_each_chat_followed_by_its_messages(ap
 
 
 async def test_export_in_small_pages_yields_everything_once_in_order(app: App) -> None:
-    user_id = await app.sign_up()
+    user_id = (await app.sign_up()).user_id
     for title in ("a", "b", "c"):
-        chat = await app.create_chat.execute(user_id=user_id, title=title)
+        chat = await app.create_chat.execute(caller=Caller(user_id), title=title)
         for n in range(3):
-            await app.post_message.execute(user_id=user_id, chat_id=chat.id, content=f"{title}{n}")
+            await app.post_message.execute(
+                caller=Caller(user_id), chat_id=chat.id, content=f"{title}{n}"
+            )
     whole = await _export(app, user_id)
 
     paged = ExportUserData(memory_uow(app.store), page_size=2)
@@ -93,16 +95,16 @@ async def test_export_in_small_pages_yields_everything_once_in_order(app: App) -
 
 
 async def test_export_holds_no_unit_of_work_while_its_reader_waits(app: App) -> None:
-    user_id = await app.sign_up()
-    chat = await app.create_chat.execute(user_id=user_id, title="a")
-    await app.post_message.execute(user_id=user_id, chat_id=chat.id, content="hi")
+    user_id = (await app.sign_up()).user_id
+    chat = await app.create_chat.execute(caller=Caller(user_id), title="a")
+    await app.post_message.execute(caller=Caller(user_id), chat_id=chat.id, content="hi")
     items = app.export_user_data.execute(user_id=user_id)
 
     await anext(items)  # the user
     await anext(items)  # the chat
     # The in-memory store is locked while a unit of work is open: it is not.
     assert not app.store.lock.locked()
-    await app.post_message.execute(user_id=user_id, chat_id=chat.id, content="meanwhile")
+    await app.post_message.execute(caller=Caller(user_id), chat_id=chat.id, content="meanwhile")
     rest = [item async for item in items]
     assert len(rest) >= 2
 
