@@ -43,7 +43,7 @@ async def test_sz_and_full_width_spellings_are_one_account(app: App) -> None:
 async def test_a_nfd_address_logs_in_to_its_nfc_account(app: App) -> None:
     user_id = await app.sign_up("caf\u00e9@example.com")
     issued = await app.login.execute(email="CAFE\u0301@EXAMPLE.COM", password=PASSWORD)
-    assert app.tokens.subject(issued.value) == user_id
+    assert app.tokens.caller(issued.access.value).user_id == user_id.user_id
 
 
 async def test_registration_refuses_an_invalid_address(app: App) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from application.password_check import PasswordCheck
 from application.sessions import RefreshSession, SessionTokens
 from application.users import ChangePassword, SetPassword
 from domain.errors import (
@@ -21,6 +22,7 @@ from domain.ids import new_id
 from domain.paging import PageRequest
 from domain.passwords import PasswordPolicy
 from domain.sessions import Caller
+from domain.throttling import Limit
 from tests.unit.conftest import COMMON_PASSWORDS, PASSWORD, App, memory_uow
 
 EMAIL = "alice@example.com"
