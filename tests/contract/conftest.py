@@ -16,6 +16,7 @@ from adapters.sqlalchemy.database import create_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import UnitOfWork
 from domain.chats import Chat
+from domain.sessions import Caller
 from domain.users import User
 
 UowFactory = Callable[[], UnitOfWork]
@@ -47,7 +48,7 @@ async def save(uow: UowFactory, *entities: User | Chat) -> None:
             if isinstance(entity, User):
                 await work.users.add(entity)
             else:
-                await work.chats.add(entity)
+                await work.chats.add(entity, Caller(entity.user_id))
         await work.commit()
 
 

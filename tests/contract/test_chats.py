@@ -8,6 +8,7 @@ import pytest
 from domain.chats import Chat, Message, Role
 from domain.errors import InvalidToken
 from domain.paging import PageRequest
+from domain.sessions import Caller
 from domain.users import User
 from tests.contract.conftest import UowFactory, new_user, save
 
@@ -15,7 +16,8 @@ from tests.contract.conftest import UowFactory, new_user, save
 async def test_a_chat_for_a_vanished_user_is_an_invalid_token(uow: UowFactory) -> None:
     with pytest.raises(InvalidToken):
         async with uow() as work:
-            await work.chats.add(Chat(user_id=uuid.uuid4(), title="orphan"))
+            ghost = uuid.uuid4()
+            await work.chats.add(Chat(user_id=ghost, title="orphan"), Caller(ghost))
             await work.commit()
 
 
@@ -24,16 +26,16 @@ async def test_only_the_owner_gets_a_chat_but_the_operator_view_gets_any(
 ) -> None:
     stranger = uuid.uuid4()
     async with uow() as work:
-        assert await work.chats.get_owned(saved_chat.id, saved_chat.user_id) == saved_chat
-        assert await work.chats.get_owned(saved_chat.id, stranger) is None
+        assert await work.chats.get_owned(saved_chat.id, Caller(saved_chat.user_id)) == saved_chat
+        assert await work.chats.get_owned(saved_chat.id, Caller(stranger)) is None
         assert await work.chats.get(saved_chat.id) == saved_chat
         assert await work.chats.get(uuid.uuid4()) is None
 
 
 async def test_renaming_is_for_the_owner_only(uow: UowFactory, saved_chat: Chat) -> None:
     async with uow() as work:
-        assert await work.chats.rename(saved_chat.id, uuid.uuid4(), "stolen") is None
-        renamed = await work.chats.rename(saved_chat.id, saved_chat.user_id, "Renamed")
+        assert await work.chats.rename(saved_chat.id, Caller(uuid.uuid4()), "stolen") is None
+        renamed = await work.chats.rename(saved_chat.id, Caller(saved_chat.user_id), "Renamed")
         await work.commit()
     assert renamed is not None
     assert renamed.title == "Renamed"
@@ -52,7 +54,7 @@ async def test_touch_only_moves_updated_at_forward(uow: UowFactory, saved_chat: 
         await work.commit()
 
     async with uow() as work:
-        chat = await work.chats.get_owned(saved_chat.id, saved_chat.user_id)
+        chat = await work.chats.get_owned(saved_chat.id, Caller(saved_chat.user_id))
     assert chat is not None
     assert chat.updated_at == later
 
@@ -68,9 +70,11 @@ async def test_the_owners_chats_most_recently_active_first(
         await work.commit()
 
     async with uow() as work:
-        first = await work.chats.list_owned(saved_user.id, PageRequest(limit=2))
+        first = await work.chats.list_owned(Caller(saved_user.id), PageRequest(limit=2))
         assert first.next is not None
-        rest = await work.chats.list_owned(saved_user.id, PageRequest(limit=2, after=first.next))
+        rest = await work.chats.list_owned(
+            Caller(saved_user.id), PageRequest(limit=2, after=first.next)
+        )
         oldest = await work.chats.list_owned_oldest_first(saved_user.id, PageRequest(limit=10))
         counts = await work.chats.count_by_user([saved_user.id, other.id, uuid.uuid4()])
 
@@ -93,11 +97,11 @@ async def test_deleting_a_chat_takes_its_messages_and_is_for_the_owner_only(
         await work.commit()
 
     async with uow() as work:
-        assert not await work.chats.delete_owned(saved_chat.id, uuid.uuid4())
-        assert await work.chats.delete_owned(saved_chat.id, saved_user.id)
+        assert not await work.chats.delete_owned(saved_chat.id, Caller(uuid.uuid4()))
+        assert await work.chats.delete_owned(saved_chat.id, Caller(saved_user.id))
         await work.commit()
 
     async with uow() as work:
         assert await work.chats.get(saved_chat.id) is None
         assert await work.messages.count_in_chat(saved_chat.id) == 0
-        assert not await work.chats.delete_owned(saved_chat.id, saved_user.id)
+        assert not await work.chats.delete_owned(saved_chat.id, Caller(saved_user.id))

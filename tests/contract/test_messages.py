@@ -8,6 +8,7 @@ import pytest
 from domain.chats import Chat, Message, Role
 from domain.errors import ChatNotFound, InvalidToken
 from domain.paging import Order, PageRequest
+from domain.sessions import Caller
 from domain.users import User
 from tests.contract.conftest import UowFactory
 
@@ -77,9 +78,11 @@ async def test_with_an_owner_a_chat_of_someone_else_lists_nothing(
         await work.commit()
 
     async with uow() as work:
-        theirs = await work.messages.list_in_chat(saved_chat.id, PageRequest(), owner=uuid.uuid4())
+        theirs = await work.messages.list_in_chat(
+            saved_chat.id, PageRequest(), owner=Caller(uuid.uuid4())
+        )
         mine = await work.messages.list_in_chat(
-            saved_chat.id, PageRequest(), owner=saved_chat.user_id
+            saved_chat.id, PageRequest(), owner=Caller(saved_chat.user_id)
         )
     assert (theirs.items, theirs.next) == ([], None)
     assert len(mine.items) == 1
