@@ -451,7 +451,7 @@ async def test_a_database_away_before_the_stream_is_an_ordinary_503(database_url
         ScriptedAssistant(["never"]),
         db_connect_timeout_seconds=1,
     )
-    token = app.state.container.tokens().issue(uuid.uuid4()).value
+    token = app.state.container.tokens().issue(uuid.uuid4(), uuid.uuid4()).value
     headers = {"Authorization": f"Bearer {token}", **SSE}
     async with _client(app) as api:
         response = await api.post(

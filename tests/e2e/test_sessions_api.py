@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from entrypoints.container import stop
 from tests.e2e.conftest import PASSWORD, bearer, make_app, new_email
 from tests.e2e.servers import api_server
 
@@ -148,7 +149,7 @@ async def api(database_url: str) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://api") as client:
         yield client
-    await app.state.container.engine().dispose()
+    await stop(app.state.container)
 
 
 async def test_concurrent_refreshes_with_one_token_let_at_most_one_through(
