@@ -190,7 +190,7 @@ async def test_finishing_waits_for_replies_nobody_listens_to_any_more() -> None:
     chat = await _chat(app)
     gate = asyncio.Event()
     post = _post(app, ScriptedAssistant(["a", "b"], gate=gate))
-    await post.start(user_id=chat.user_id, chat_id=chat.id, content="Hi")  # nobody listens
+    await post.start(caller=Caller(chat.user_id), chat_id=chat.id, content="Hi")  # nobody listens
 
     asyncio.get_running_loop().call_soon(gate.set)
     async with asyncio.timeout(10):
