@@ -49,7 +49,8 @@ def _register(client: TestClient, email: str | None = None) -> dict[str, Any]:
     email = email or new_email()
     response = client.post("/auth/register", json={"email": email, "password": PASSWORD})
     assert response.status_code == 201, response.text
-    return {"email": email, "token": response.json()["access_token"]}
+    body = response.json()
+    return {"email": email, "token": body["access_token"], "refresh_token": body["refresh_token"]}
 
 
 def _ask(client: TestClient, email: str) -> Any:
@@ -315,3 +316,34 @@ def test_the_answer_goes_out_before_the_mail(database_url: str, mail_server: Smt
         mail_server.handler.hold = None
         release.set()
     assert [m["To"] for m in mail_server.messages] == [email]
+
+
+def test_a_reset_ends_every_session_of_the_account(
+    mail_client: TestClient, inbox: SmtpServer
+) -> None:
+    user = _register(mail_client)
+    other = mail_client.post(
+        "/auth/login", json={"email": user["email"], "password": PASSWORD}
+    ).json()
+    sessions = [
+        (user["token"], user["refresh_token"]),
+        (other["access_token"], other["refresh_token"]),
+    ]
+    for access, _ in sessions:
+        assert mail_client.get("/users/me", headers=bearer(access)).status_code == 200
+
+    _ask(mail_client, user["email"])
+    [token] = inbox.tokens()
+    assert _confirm(mail_client, token).status_code == 204
+
+    for access, refresh in sessions:
+        assert mail_client.get("/users/me", headers=bearer(access)).status_code == 401
+        assert mail_client.get("/chats", headers=bearer(access)).status_code == 401
+        refreshed = mail_client.post("/auth/refresh", json={"refresh_token": refresh})
+        assert refreshed.status_code == 401
+    fresh = mail_client.post("/auth/login", json={"email": user["email"], "password": NEW_PASSWORD})
+    assert fresh.status_code == 200
+    assert (
+        mail_client.get("/users/me", headers=bearer(fresh.json()["access_token"])).status_code
+        == 200
+    )
