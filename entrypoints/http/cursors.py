@@ -25,6 +25,10 @@ class CursorCodec:
 
     def encode(self, scope: str, position: Position) -> str:
         payload = json.dumps([scope, position.at.isoformat(), str(position.id)]).encode()
+        return self.seal(payload)
+
+    def seal(self, payload: bytes) -> str:
+        """``payload`` signed and encoded as a cursor (any payload: tests use it too)."""
         signature = hmac.digest(self._key, payload, "sha256")[:_SIG_BYTES]
         return base64.urlsafe_b64encode(signature + payload).decode().rstrip("=")
 
@@ -35,7 +39,12 @@ class CursorCodec:
             expected = hmac.digest(self._key, payload, "sha256")[:_SIG_BYTES]
             if not hmac.compare_digest(signature, expected):
                 raise InvalidCursor()
-            cursor_scope, at, id_ = json.loads(payload)
+            decoded = json.loads(payload)
+            # Signed means we wrote it, but a key shared with an older format (or a
+            # leaked one) could sign anything: every part must still be what we write.
+            if not (isinstance(decoded, list) and all(isinstance(p, str) for p in decoded)):
+                raise InvalidCursor()
+            cursor_scope, at, id_ = decoded
             if cursor_scope != scope:
                 raise InvalidCursor()
             return Position(datetime.fromisoformat(at), UUID(id_))

@@ -26,12 +26,17 @@ def page_request(
 
 
 def next_page_link(request: Request, scope: str, next_: Position | None) -> dict[str, str]:
-    """The header announcing the next page (RFC 8288); none on the last page."""
+    """The header announcing the next page (RFC 8288); none on the last page.
+
+    A relative reference (path and query): the client resolves it against the URL it
+    asked, so a forged ``Host`` is never reflected and a scheme or host a proxy put in
+    front (TLS) is kept.
+    """
     if next_ is None:
         return {}
     codec: CursorCodec = request.app.state.cursors
     url = request.url.include_query_params(cursor=codec.encode(scope, next_))
-    return {"Link": f'<{url}>; rel="next"'}
+    return {"Link": f'<{url.path}?{url.query}>; rel="next"'}
 
 
 LINK_HEADER: dict[int | str, dict[str, Any]] = {

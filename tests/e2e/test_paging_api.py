@@ -1,11 +1,13 @@
 """Keyset paging over HTTP: Link headers, both directions, cursors that cannot be forged."""
 
+import json
 import re
 import uuid
 from datetime import datetime
 from typing import Any
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from domain.paging import Position
@@ -132,3 +134,41 @@ def test_ids_are_time_ordered_uuid7(
 
     assert {i.version for i in ids} == {7}
     assert uuid.UUID(chat["user_id"]) < uuid.UUID(chat["id"]) < uuid.UUID(reply["id"])
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        [12345, "2026-01-01T00:00:00+00:00"],
+        ["2026-01-01T00:00:00+00:00", 12345],
+        ["2026-01-01T00:00:00+00:00", ["a", "b"]],
+        ["2026-01-01T00:00:00+00:00", None],
+        ["2026-01-01T00:00:00+00:00", {"id": 1}],
+    ],
+)
+def test_a_signed_cursor_of_the_wrong_shape_is_400(
+    client: TestClient, user: dict[str, Any], chat: dict[str, Any], position: list[Any]
+) -> None:
+    """Signed with the app's own key, so only the shape check stands between it and a 500."""
+    codec: CursorCodec = client.app.state.cursors  # type: ignore[attr-defined]
+    scope = f"messages:{chat['id']}:asc"
+    cursor = codec.seal(json.dumps([scope, *position]).encode())
+
+    response = client.get(f"/chats/{chat['id']}/messages?cursor={cursor}", headers=user["headers"])
+
+    assert response.status_code == 400
+    assert response.json()["type"] == "/problems/invalid-cursor"
+
+
+def test_the_next_link_is_relative_whatever_the_host(
+    client: TestClient, user: dict[str, Any], chat: dict[str, Any], database_url: str
+) -> None:
+    _seed_messages(database_url, chat, 3)
+    headers = {**user["headers"], "Host": "evil.example"}
+
+    response = client.get(f"/chats/{chat['id']}/messages?limit=2", headers=headers)
+
+    url = NEXT.search(response.headers["link"])["url"]  # type: ignore[index]
+    assert url.startswith(f"/chats/{chat['id']}/messages?")
+    assert "limit=2" in url
+    assert "cursor=" in url
