@@ -37,9 +37,23 @@ def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+# Every C0 and C1 control character and DEL, and the bidirectional overrides: user
+# text must not move the cursor, recolour or retitle the operator's terminal, or
+# reorder what it shows. Shown escaped instead, as Python would write them.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE = [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = str.maketrans(
+    {
+        code: _NAMED.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        for code in _UNSAFE
+    }
+)
+
+
 def flat(text: str) -> str:
-    """Text on one line, so a table keeps its shape (JSON output keeps it exact)."""
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+    """Text on one line with every control character escaped, so a table keeps its shape
+    and user text cannot drive the terminal (JSON output keeps it exact)."""
+    return text.translate(_ESCAPES)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from dependency_injector import providers
 
-from domain.chats import Role
+from domain.chats import Chat, Message, Role
 from entrypoints.cli.main import main
 from entrypoints.container import Container, use_memory_adapters
 from entrypoints.settings import Settings
@@ -130,3 +130,31 @@ def test_chat_for_an_unknown_user_is_one_line(
     assert captured.err == "error: no user with email 'nobody@example.com'\n"
     assert captured.out == ""
     assert container.memory_store().state.chats == {}
+
+
+HOSTILE = "\x1b]0;owned\x07\x1b[31mred\x1b[0m\x9b2J\u202eevil\nline\ttab\x7f"
+
+
+@pytest.mark.usefixtures("ada")
+def test_operator_views_escape_every_control_character(
+    cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = container.memory_store().state
+    [user] = state.users.values()
+    chat = Chat(user_id=user.id, title=HOSTILE)
+    state.chats[chat.id] = chat
+    message = Message(chat_id=chat.id, user_id=user.id, role=Role.USER, content=HOSTILE)
+    state.messages[message.id] = message
+
+    for argv in (
+        ["chats", "list", "--user", EMAIL],
+        ["chats", "show", str(chat.id), "--messages"],
+        ["messages", "list", str(chat.id)],
+    ):
+        assert cli(*argv) == 0
+        out = capsys.readouterr().out
+        shown = "\\x1b]0;owned\\x07\\x1b[31mred\\x1b[0m\\x9b2J\\u202eevil\\nline\\ttab\\x7f"
+        assert shown in out, argv
+        unsafe = [c for c in out if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0)]
+        assert unsafe == [], argv
+        assert "\u202e" not in out, argv
