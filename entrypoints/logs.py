@@ -25,12 +25,21 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route the app's and uvicorn's logs through one JSON handler on stdout."""
+    """Route the app's and uvicorn's logs through one JSON handler on stdout.
+
+    uvicorn's own access log stays off: its lines carry the raw path and query (chat
+    ids, paging cursors). The app logs one line per request with the route template
+    instead (``memory_agent.access``). With no handler anywhere above it, uvicorn does
+    not even build the line (it asks ``hasHandlers``).
+    """
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers[:] = []
+    uvicorn_access.propagate = False

@@ -48,7 +48,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=None if args.reload else args.workers,
         reload=args.reload,
-        access_log=args.access_log,
+        # uvicorn's access lines carry raw paths (ids, cursors): the app logs route templates.
+        access_log=False,
         proxy_headers=False,  # the app decides whom to trust (TRUSTED_PROXIES)
         log_level=settings.log_level.lower(),
         log_config=None,  # the app logs JSON (entrypoints/logs.py); keep uvicorn's lines in it
@@ -68,7 +69,6 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     serve.add_argument(
         "--reload", action="store_true", help="restart on code changes (development)"
     )
-    serve.add_argument("--access-log", action="store_true", help="uvicorn's own per-request lines")
     serve.add_argument(
         "--start-database",
         action="store_true",
