@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     password_reset_window_seconds: int = Field(default=3600, ge=1)
 
     cors_origins: list[str] = Field(default_factory=list)
+    # GET /metrics exists only when set, and answers only "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # /docs, /redoc and /openapi.json; unset: on, except with APP_ENV=production.
+    docs_enabled: bool | None = None
     idempotency_retention_hours: int = Field(default=24, ge=24)
     # A key whose request died (process killed) blocks its owner's retries this long.
     idempotency_in_flight_seconds: int = Field(default=120, ge=1)
@@ -118,6 +122,10 @@ class Settings(BaseSettings):
         at connect time otherwise.
         """
         return self.db_statement_timeout_ms if self.database_pooler == "transaction" else None
+
+    @property
+    def docs_on(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else self.app_env != "production"
 
     @property
     def hash_workers(self) -> int:

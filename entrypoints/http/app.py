@@ -8,13 +8,13 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from entrypoints.container import Container, start, stop
 from entrypoints.http.client_address import parse_networks
 from entrypoints.http.cursors import CursorCodec
+from entrypoints.http.metrics_route import metrics_router
 from entrypoints.http.middleware import BodySizeLimit, SecurityHeaders
 from entrypoints.http.observability import Metrics, RequestObservability
 from entrypoints.http.problems import install_problem_handlers, problems
@@ -45,6 +45,11 @@ def create_app(container: Container | None = None) -> FastAPI:
         version="0.1.0",
         summary="Users, chat sessions and messages: the base of a personal memory agent.",
         lifespan=lifespan,
+        # Interactive docs and the schema: on while developing, off in production unless
+        # DOCS_ENABLED says otherwise.
+        docs_url="/docs" if settings.docs_on else None,
+        redoc_url="/redoc" if settings.docs_on else None,
+        openapi_url="/openapi.json" if settings.docs_on else None,
     )
     app.state.container = container
     app.state.cursors = CursorCodec(settings.jwt_secret.get_secret_value())
@@ -59,9 +64,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     metrics = Metrics()
     metrics.watch_pool(container.storage().pool_status)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.include_router(metrics_router(metrics, token))
 
     # Added last = outermost: ids and logs wrap everything; the size limit acts
     # before anything reads the body.
