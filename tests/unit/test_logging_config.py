@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvicorn
 
 from entrypoints.cli import serve
+from entrypoints.http.server_protocol import BoundedHttpToolsProtocol
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
 
@@ -38,10 +40,10 @@ def test_uvicorn_access_lines_have_nowhere_to_go() -> None:
 
 def test_serve_turns_uvicorn_access_log_off(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(serve.uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
     args = argparse.Namespace(host="127.0.0.1", port=8000, workers=1, reload=False)
 
     serve._serve(args, Settings())
 
     assert seen["access_log"] is False
-    assert seen["http"] is serve.BoundedHttpToolsProtocol
+    assert seen["http"] is BoundedHttpToolsProtocol
