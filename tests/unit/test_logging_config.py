@@ -9,7 +9,6 @@ import pytest
 import uvicorn
 
 from entrypoints.cli import serve
-from entrypoints.http.server_protocol import BoundedHttpToolsProtocol
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
 
@@ -46,4 +45,4 @@ def test_serve_turns_uvicorn_access_log_off(monkeypatch: pytest.MonkeyPatch) -> 
     serve._serve(args, Settings())
 
     assert seen["access_log"] is False
-    assert seen["http"] is BoundedHttpToolsProtocol
+    assert seen["http"] == "entrypoints.http.server_protocol:BoundedHttpToolsProtocol"
