@@ -98,8 +98,12 @@ def _served_after(entries: list[Entry], moment: float) -> list[Entry]:
     return [entry for entry in entries if entry[0] > moment and entry[1] == 201]
 
 
+METRICS_TOKEN = "resilience-scraper-" + "0123456789abcdef" * 2
+
+
 def _idle_connections(client: httpx2.Client) -> float:
-    for line in client.get("/metrics").text.splitlines():
+    scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    for line in client.get("/metrics", headers=scraper).text.splitlines():
         if line.startswith("db_pool_idle "):
             return float(line.split()[1])
     raise AssertionError("no db_pool_idle in /metrics")
@@ -127,7 +131,10 @@ def test_a_quick_restart_replaces_a_pool_full_of_dead_connections() -> None:
     Otherwise every idle connection fails one more request, and at a modest request rate
     that goes on long after the database is back.
     """
-    with scratch_postgres() as database, api_server(database.url) as api:
+    with (
+        scratch_postgres() as database,
+        api_server(database.url, METRICS_TOKEN=METRICS_TOKEN) as api,
+    ):
         sessions = [_session(api.base_url) for _ in range(3)]
         client, chat_id = sessions[0]
         with ThreadPoolExecutor(48) as burst:  # open many connections at once
