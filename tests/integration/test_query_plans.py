@@ -10,45 +10,62 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.database import PoolSettings, create_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat
 from domain.paging import Order, PageRequest
-from domain.sessions import Caller
 from domain.users import User
 
 MESSAGES = 200_000
+OTHER_CHATS = 10_000
 
 
 @pytest.fixture(scope="module")
-async def long_chat(engine: AsyncEngine) -> Chat:
-    """A chat with 200,000 messages, plus another chat, so the planner has real choices."""
+async def long_chat(database_url: str) -> Chat:
+    """A chat with 200,000 messages among 10,000 other chats, with fresh statistics.
+
+    The planner's choice depends on the tables' sizes and statistics, so the test
+    sets up both itself: whatever ran before on this database (a few chats, stale
+    statistics) must not decide the plan. On a table of a few rows a sequential
+    scan is the right plan; on a production-sized one it is not.
+    """
     user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
     chat, other = Chat(user_id=user.id, title="long"), Chat(user_id=user.id, title="other")
-    async with engine.begin() as connection:
-        # Setting up takes long on a busy machine; the app's statement timeout is not tested
-        # here. A session setting (the engine autocommits, so SET LOCAL would not hold),
-        # reset below to the connection's own value.
-        await connection.execute(text("SET statement_timeout = 0"))
-        await connection.execute(
-            text("INSERT INTO users VALUES (:id, :email, 'x', now())"),
-            {"id": user.id, "email": user.email},
-        )
-        for c in (chat, other):
+    # Loading the data is not what is under test; on a busy machine it may take
+    # longer than the application's statement timeout, so its own engine has none.
+    loader = create_engine(database_url, PoolSettings(size=1, statement_timeout_ms=0))
+    try:
+        async with loader.begin() as connection:
             await connection.execute(
-                text("INSERT INTO chats VALUES (:id, :user_id, 't', now(), now())"),
-                {"id": c.id, "user_id": user.id},
+                text("INSERT INTO users VALUES (:id, :email, 'x', now())"),
+                {"id": user.id, "email": user.email},
             )
-        await connection.execute(
-            text(
-                "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) "
-                "SELECT gen_random_uuid(), CASE WHEN n % 10 = 0 THEN :other ELSE :chat END, "
-                ":user_id, 'user', 'm' || n, now() - n * interval '1 ms' "
-                "FROM generate_series(1, :count) AS n"
-            ),
-            {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
-        )
-        await connection.execute(text("ANALYZE messages"))
-        await connection.execute(text("RESET statement_timeout"))
+            for c in (chat, other):
+                await connection.execute(
+                    text("INSERT INTO chats VALUES (:id, :user_id, 't', now(), now())"),
+                    {"id": c.id, "user_id": user.id},
+                )
+            await connection.execute(
+                text(
+                    "INSERT INTO chats SELECT gen_random_uuid(), :user_id, 'filler', now(), now() "
+                    "FROM generate_series(1, :count)"
+                ),
+                {"user_id": user.id, "count": OTHER_CHATS},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) "
+                    "SELECT gen_random_uuid(), CASE WHEN n % 10 = 0 THEN :other ELSE :chat END, "
+                    ":user_id, 'user', 'm' || n, now() - n * interval '1 ms' "
+                    "FROM generate_series(1, :count) AS n"
+                ),
+                {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
+            )
+            # Every table the page's query touches gets statistics of the data above.
+            for table in ("users", "chats", "messages"):
+                await connection.execute(text(f"ANALYZE {table}"))
+    finally:
+        await loader.dispose()
     return chat
 
 
@@ -93,8 +110,7 @@ async def test_a_page_of_messages_is_an_index_scan_without_sorting(
     owned: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The owner as a request's caller: the page also carries the live-session condition.
-    owner = Caller(long_chat.user_id, uuid.uuid4()) if owned else None
+    owner = long_chat.user_id if owned else None
 
     async def first_then_next(uow: SqlAlchemyUnitOfWork) -> None:
         first = await uow.messages.list_in_chat(long_chat.id, PageRequest(limit=50, order=order))
