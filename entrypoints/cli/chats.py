@@ -8,7 +8,14 @@ from application.chats import ListChats
 from domain.chats import Message
 from domain.sessions import Caller
 from entrypoints.cli.output import Console, fields, table, when
-from entrypoints.cli.runtime import EXIT_OK, chat_id, every_page, find_user, json_flag
+from entrypoints.cli.runtime import (
+    EXIT_OK,
+    chat_id,
+    every_page,
+    find_user,
+    json_flag,
+    limit_flag,
+)
 from entrypoints.container import Container
 from entrypoints.shapes import ChatResponse, MessageResponse
 
@@ -16,7 +23,9 @@ from entrypoints.shapes import ChatResponse, MessageResponse
 async def list_(args: argparse.Namespace, container: Container, console: Console) -> int:
     user = await find_user(container, args.user)
     list_chats: ListChats = container.list_chats()
-    chats = await every_page(lambda page: list_chats.execute(caller=Caller(user.id), page=page))
+    chats = await every_page(
+        lambda page: list_chats.execute(caller=Caller(user.id), page=page), args.limit
+    )
     if console.json:
         console.emit_json([ChatResponse.of(c).model_dump(mode="json") for c in chats])
     elif not chats:
@@ -27,9 +36,9 @@ async def list_(args: argparse.Namespace, container: Container, console: Console
     return EXIT_OK
 
 
-async def _messages(container: Container, chat: UUID) -> list[Message]:
+async def _messages(container: Container, chat: UUID, limit: int | None) -> list[Message]:
     list_messages: ListMessagesAdmin = container.list_messages_admin()
-    return await every_page(lambda page: list_messages.execute(chat_id=chat, page=page))
+    return await every_page(lambda page: list_messages.execute(chat_id=chat, page=page), limit)
 
 
 def _messages_table(messages: list[Message]) -> str:
@@ -51,7 +60,7 @@ def _overview_json(overview: ChatOverview, messages: list[Message] | None) -> di
 async def show(args: argparse.Namespace, container: Container, console: Console) -> int:
     get_chat: GetChatAdmin = container.get_chat_admin()
     overview = await get_chat.execute(chat_id=args.chat_id)
-    messages = await _messages(container, args.chat_id) if args.messages else None
+    messages = await _messages(container, args.chat_id, args.limit) if args.messages else None
     if console.json:
         console.emit_json(_overview_json(overview, messages))
         return EXIT_OK
@@ -72,7 +81,7 @@ async def show(args: argparse.Namespace, container: Container, console: Console)
 
 
 async def list_messages(args: argparse.Namespace, container: Container, console: Console) -> int:
-    messages = await _messages(container, args.chat_id)
+    messages = await _messages(container, args.chat_id, args.limit)
     if console.json:
         console.emit_json([MessageResponse.of(m).model_dump(mode="json") for m in messages])
     elif not messages:
@@ -83,20 +92,24 @@ async def list_messages(args: argparse.Namespace, container: Container, console:
 
 
 def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    json = json_flag()
+    json, limit = json_flag(), limit_flag()
 
     chats = commands.add_parser("chats", help="look at anyone's chats")
     chat_actions = chats.add_subparsers(dest="chats_command", required=True, metavar="ACTION")
     listing = chat_actions.add_parser(
-        "list", parents=[json], help="a user's chats, most recently active first"
+        "list", parents=[json, limit], help="a user's chats, most recently active first"
     )
     listing.add_argument("--user", required=True, metavar="EMAIL")
     listing.set_defaults(handler=list_)
     show_ = chat_actions.add_parser(
-        "show", parents=[json], help="one chat: owner, dates, message count"
+        "show", parents=[json, limit], help="one chat: owner, dates, message count"
     )
     show_.add_argument("chat_id", type=chat_id, metavar="CHAT_ID")
-    show_.add_argument("--messages", action="store_true", help="also print the conversation")
+    show_.add_argument(
+        "--messages",
+        action="store_true",
+        help="also print the conversation (its first N messages with --limit)",
+    )
     show_.set_defaults(handler=show)
 
     messages = commands.add_parser("messages", help="read any chat's messages")
@@ -104,7 +117,7 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         dest="messages_command", required=True, metavar="ACTION"
     )
     listing = message_actions.add_parser(
-        "list", parents=[json], help="the conversation of a chat, oldest first"
+        "list", parents=[json, limit], help="the conversation of a chat, oldest first"
     )
     listing.add_argument("chat_id", type=chat_id, metavar="CHAT_ID")
     listing.set_defaults(handler=list_messages)

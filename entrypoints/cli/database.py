@@ -1,6 +1,7 @@
 """``memory-agent db ...``: run a local server, create the database, move its schema."""
 
 import argparse
+import sys
 
 import psycopg
 from psycopg import sql
@@ -10,6 +11,7 @@ from sqlalchemy.engine import make_url
 from adapters.sqlalchemy import migrate
 from adapters.sqlalchemy.database import psycopg_url
 from entrypoints.cli import local_server
+from entrypoints.cli.runtime import confirm, yes_flag
 from entrypoints.settings import Settings
 
 
@@ -65,6 +67,14 @@ def run(args: argparse.Namespace, settings: Settings) -> str:
         )
         return f"database upgraded to {args.revision}"
     if args.db_command == "downgrade":
+        where = make_url(settings.migration_url).render_as_string(hide_password=True)
+        confirm(
+            f"Revert the schema of {where} to {args.revision}? "
+            "Tables and columns removed on the way lose their data.",
+            yes=args.yes,
+            stdin=sys.stdin,
+            stderr=sys.stderr,
+        )
         migrate.downgrade(settings.migration_url, args.revision)
         return f"database downgraded to {args.revision}"
     return current(settings)
@@ -88,6 +98,10 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     upgrade = actions.add_parser("upgrade", help="apply migrations (default: to head)")
     upgrade.add_argument("revision", nargs="?", default="head")
-    downgrade = actions.add_parser("downgrade", help="revert migrations (default: one step)")
+    downgrade = actions.add_parser(
+        "downgrade",
+        parents=[yes_flag()],
+        help="revert migrations (default: one step; asks first on a terminal)",
+    )
     downgrade.add_argument("revision", nargs="?", default="-1")
     actions.add_parser("current", help="show the schema's revision")

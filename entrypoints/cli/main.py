@@ -24,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memory-agent",
         description="Run and administer the memory-agent backend.",
-        epilog="Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.",
+        epilog=(
+            "Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error, "
+            "130 interrupted (Ctrl-C)."
+        ),
     )
     parser.add_argument(
         "--json", action="store_true", help="print JSON for scripts (any command below)"
@@ -62,7 +65,10 @@ def main(argv: Sequence[str] | None = None, container: Container | None = None) 
     except DomainError as error:
         return _fail(str(error))
     except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_INTERRUPTED)
+        # Ctrl-C is how a person stops a command (and leaves `chat`): not an error.
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # the shell's prompt on a line of its own
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()  # the reader went away (`| head`): nothing left to say
         return EXIT_FAILURE

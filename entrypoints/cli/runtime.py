@@ -1,8 +1,11 @@
 """What every use-case command shares: its signature, errors, paging, the user lookup."""
 
 import argparse
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO, TypeVar
 from uuid import UUID
 
 from application.admin import FindUserByEmail
@@ -38,16 +41,85 @@ async def run(
         await stop(container)
 
 
-async def every_page(fetch: Callable[[PageRequest], Awaitable[Page[T]]]) -> list[T]:
-    """All items of a paged listing, following ``next`` to the end."""
+async def every_page(
+    fetch: Callable[[PageRequest], Awaitable[Page[T]]], limit: int | None = None
+) -> list[T]:
+    """The items of a paged listing, following ``next`` to the end or to ``limit`` items."""
     items: list[T] = []
     after: Position | None = None
-    while True:
-        page = await fetch(PageRequest(limit=PAGE_SIZE, after=after))
+    while limit is None or len(items) < limit:
+        size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(items))
+        page = await fetch(PageRequest(limit=size, after=after))
         items.extend(page.items)
         if page.next is None:
-            return items
+            break
         after = page.next
+    return items
+
+
+def positive(text: str) -> int:
+    """An argparse type: a count of at least 1, or a usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return value
+
+
+def limit_flag() -> argparse.ArgumentParser:
+    """``--limit N`` on a listing: at most N items, in the listing's order."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--limit", type=positive, metavar="N", help="show at most N (default: all)")
+    return parent
+
+
+def yes_flag() -> argparse.ArgumentParser:
+    """``--yes`` on a destructive command: do it without asking."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--yes", "-y", action="store_true", help="do not ask for confirmation (scripts)"
+    )
+    return parent
+
+
+def confirm(question: str, *, yes: bool, stdin: TextIO, stderr: TextIO) -> None:
+    """Go on when ``--yes`` was given or the person at the terminal agrees.
+
+    Without a terminal there is nobody to ask, so a script must say ``--yes``: an
+    unattended run never destroys data by default.
+    """
+    if yes:
+        return
+    if not stdin.isatty():
+        raise CommandError(
+            "this destroys data: confirm on a terminal, or add --yes to go on without asking",
+            EXIT_USAGE,
+        )
+    stderr.write(f"{question} [y/N] ")
+    stderr.flush()
+    with interrupt_at_once():
+        answer = stdin.readline()
+    if answer.strip().lower() not in {"y", "yes"}:
+        raise CommandError("cancelled; nothing was changed")
+
+
+@contextmanager
+def interrupt_at_once() -> Iterator[None]:
+    """Let Ctrl-C raise KeyboardInterrupt wherever the command is, even mid-read.
+
+    ``asyncio.run`` turns SIGINT into a cancellation delivered at the next ``await``,
+    which a blocking read of the terminal only reaches after the next Enter.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def no_user(email: str) -> CommandError:

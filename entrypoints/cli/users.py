@@ -14,10 +14,13 @@ from entrypoints.cli.runtime import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    confirm,
     every_page,
     find_user,
     json_flag,
+    limit_flag,
     no_user,
+    yes_flag,
 )
 from entrypoints.container import Container
 from entrypoints.shapes import SessionResponse, UserResponse
@@ -59,7 +62,7 @@ def _summary_json(user: UserSummary) -> dict[str, object]:
 
 async def list_(args: argparse.Namespace, container: Container, console: Console) -> int:
     list_users: ListUsers = container.list_users()
-    users = await every_page(lambda page: list_users.execute(page=page))
+    users = await every_page(lambda page: list_users.execute(page=page), args.limit)
     if console.json:
         console.emit_json([_summary_json(u) for u in users])
     elif not users:
@@ -71,6 +74,12 @@ async def list_(args: argparse.Namespace, container: Container, console: Console
 
 
 async def delete(args: argparse.Namespace, container: Container, console: Console) -> int:
+    confirm(
+        f"Erase the account {args.email.strip()} and all its chats and messages?",
+        yes=args.yes,
+        stdin=console.stdin,
+        stderr=console.stderr,
+    )
     delete_user: DeleteUser = container.delete_user()
     try:
         user = await delete_user.execute(email=args.email)
@@ -154,13 +163,15 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     create_.set_defaults(handler=create)
 
-    listing = actions.add_parser("list", parents=[json], help="every account with its chat count")
+    listing = actions.add_parser(
+        "list", parents=[json, limit_flag()], help="every account with its chat count"
+    )
     listing.set_defaults(handler=list_)
 
     delete_ = actions.add_parser(
         "delete",
-        parents=[json],
-        help="erase an account and everything it owns (no password asked)",
+        parents=[json, yes_flag()],
+        help="erase an account and everything it owns (asks first on a terminal)",
     )
     delete_.add_argument("email")
     delete_.set_defaults(handler=delete)

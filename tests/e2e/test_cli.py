@@ -2,18 +2,23 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import PASSWORD, new_email
+from tests.e2e.terminal import Terminal
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "memory-agent"
@@ -175,11 +180,11 @@ def test_users_delete_erases_the_account_without_a_password(cli: Run) -> None:
     email = create_user(cli)
     chat_id = talk(cli, email, "remember this")[0]["chat_id"]
 
-    out = ok(cli("users", "delete", email.upper()))
+    out = ok(cli("users", "delete", email.upper(), "--yes"))
 
     assert out.startswith(f"deleted user {email} (")
     assert failed(cli("chats", "show", chat_id)) == "error: Chat not found."
-    assert failed(cli("users", "delete", email)) == f"error: no user with email {email!r}"
+    assert failed(cli("users", "delete", email, "--yes")) == f"error: no user with email {email!r}"
 
 
 # --- sessions and passwords -------------------------------------------------------
@@ -301,6 +306,84 @@ def test_chat_reports_a_refused_message_and_goes_on(cli: Run) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_chat_help_and_exit_post_nothing_and_open_no_chat(cli: Run) -> None:
+    email = create_user(cli)
+
+    result = cli("chat", "--user", email, stdin="/help\n  /exit  \nnever sent\n")
+
+    assert ok(result) == ""
+    assert "/exit, /quit" in result.stderr
+    assert export_of(cli, email)["chats"] == []
+
+
+def test_chat_opens_its_chat_at_the_first_message(cli: Run) -> None:
+    email = create_user(cli)
+
+    result = cli("chat", "--user", email, "--title", "Later", stdin="\n/help\nnow\n")
+
+    assert ok(result) == f"{REPLY}\n"
+    [chat] = export_of(cli, email)["chats"]
+    assert chat["title"] == "Later"
+    assert f"opened chat {chat['id']}" in result.stderr
+
+
+def test_chat_whose_only_message_is_refused_opens_no_chat(cli: Run) -> None:
+    email = create_user(cli)
+
+    result = cli("chat", "--user", email, stdin="far too long\n", env={"MAX_CONTENT_CHARS": "5"})
+
+    assert result.returncode == 1
+    assert export_of(cli, email)["chats"] == []
+
+
+def test_chat_refuses_a_bad_title_before_reading_anything(cli: Run) -> None:
+    email = create_user(cli)
+    result = cli("chat", "--user", email, "--title", "x" * 201, stdin="hello\n")
+    assert "longer than 200 characters" in failed(result)
+    assert export_of(cli, email)["chats"] == []
+
+
+def test_ctrl_c_ends_a_chat_waiting_for_input_at_once(database_url: str, cli: Run) -> None:
+    email = create_user(cli)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli", "chat", "--user", email],
+        stdin=subprocess.PIPE,  # left open: the session waits for a line that never comes
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )
+    assert process.stderr is not None
+    try:
+        assert "/help" in process.stderr.readline()  # the session has started
+
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)  # no Enter needed
+    finally:
+        process.kill()
+
+    assert process.returncode == 130
+    assert (out, err) == ("", "")
+    assert export_of(cli, email)["chats"] == []
+
+
+def test_chat_on_a_terminal_edits_lines_and_stops_at_ctrl_c(database_url: str, cli: Run) -> None:
+    email = create_user(cli)
+    terminal = Terminal(database_url, "chat", "--user", email)
+    terminal.wait_for("you> ")
+
+    terminal.type("abc\x1b[D\x1b[DX\r")  # two steps left, then insert X: readline at work
+    terminal.wait_for(REPLY)
+    terminal.wait_for("you> ")
+    terminal.type("\x03")  # Ctrl-C at the prompt
+
+    assert terminal.finish() == 130
+    assert "error" not in terminal.output
+    assert "Traceback" not in terminal.output
+    assert conversations(cli, email) == [["aXbc", REPLY]]
+
+
 # --- chats and messages ----------------------------------------------------------
 
 
@@ -371,6 +454,109 @@ def test_messages_list_json_has_the_api_shape(cli: Run, alice: Account) -> None:
 
 def test_messages_list_of_a_missing_chat_fails(cli: Run) -> None:
     assert failed(cli("messages", "list", str(uuid.uuid4()))) == "error: Chat not found."
+
+
+# --- confirmations and limits -------------------------------------------------------
+
+
+def test_users_delete_without_a_terminal_wants_yes(cli: Run) -> None:
+    email = create_user(cli)
+
+    line = failed(cli("users", "delete", email), exit_code=2)
+
+    assert "--yes" in line
+    assert email in [u["email"] for u in json_of(cli, "users", "list")]
+
+
+def test_users_delete_on_a_terminal_asks_first(database_url: str, cli: Run) -> None:
+    email = create_user(cli)
+
+    declined = Terminal(database_url, "users", "delete", email)
+    declined.wait_for(f"Erase the account {email} and all its chats and messages? [y/N]")
+    declined.type("n\r")
+    assert declined.finish() == 1
+    assert "cancelled; nothing was changed" in declined.output
+    assert email in [u["email"] for u in json_of(cli, "users", "list")]
+
+    agreed = Terminal(database_url, "users", "delete", email)
+    agreed.wait_for("[y/N]")
+    agreed.type("y\r")
+    assert agreed.finish() == 0, agreed.output
+    assert f"deleted user {email}" in agreed.output
+    assert email not in [u["email"] for u in json_of(cli, "users", "list")]
+
+
+def test_db_downgrade_without_a_terminal_wants_yes(cli: Run) -> None:
+    before = ok(cli("db", "current"))
+
+    line = failed(cli("db", "downgrade", "base"), exit_code=2)
+
+    assert "--yes" in line
+    assert ok(cli("db", "current")) == before
+    assert "(up to date)" in before
+
+
+@pytest.fixture
+def empty_database_url(database_url: str) -> Iterator[str]:
+    """Another database on the run's server, for commands that must not touch the run's."""
+    name = f"memory_agent_cli_{uuid.uuid4().hex[:10]}"
+    admin = make_url(database_url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def test_db_downgrade_with_yes_reverts_the_schema(empty_database_url: str) -> None:
+    ok(_run(empty_database_url, "db", "upgrade"))
+
+    out = ok(_run(empty_database_url, "db", "downgrade", "base", "--yes"))
+
+    assert out == "database downgraded to base\n"
+    assert ok(_run(empty_database_url, "db", "current")).startswith("empty")
+
+
+@pytest.mark.parametrize(
+    ("args", "count"),
+    [
+        (("users", "list"), 2),
+        (("messages", "list", "{chat}"), 3),
+    ],
+)
+def test_listings_stop_at_limit(
+    cli: Run, alice: Account, args: tuple[str, ...], count: int
+) -> None:
+    args = tuple(a.format(chat=alice.chat_ids[0]) for a in args)
+    everything = json_of(cli, *args)
+    assert len(everything) > count
+
+    limited = json_of(cli, *args, "--limit", str(count))
+
+    assert limited == everything[:count]
+
+
+def test_chats_list_limit_keeps_the_most_recent(cli: Run, alice: Account) -> None:
+    [latest] = json_of(cli, "chats", "list", "--user", alice.email, "--limit", "1")
+    assert latest["id"] == alice.chat_ids[-1]
+
+
+def test_chats_show_limits_the_conversation(cli: Run, alice: Account) -> None:
+    shown = json_of(cli, "chats", "show", alice.chat_ids[0], "--messages", "--limit", "1")
+
+    assert [m["content"] for m in shown["messages"]] == ["first"]
+    assert shown["message_count"] == 4
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "many"])
+def test_limit_must_be_a_positive_number(cli: Run, limit: str) -> None:
+    result = cli("users", "list", "--limit", limit)
+    assert result.returncode == 2
+    assert "--limit" in result.stderr
 
 
 # --- export ---------------------------------------------------------------------------

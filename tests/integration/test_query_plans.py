@@ -14,6 +14,7 @@ from adapters.sqlalchemy.database import PoolSettings, create_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat
 from domain.paging import Order, PageRequest
+from domain.sessions import Caller
 from domain.users import User
 
 MESSAGES = 200_000
@@ -62,7 +63,7 @@ async def long_chat(database_url: str) -> Chat:
                 {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
             )
             # Every table the page's query touches gets statistics of the data above.
-            for table in ("users", "chats", "messages"):
+            for table in ("users", "sessions", "chats", "messages"):
                 await connection.execute(text(f"ANALYZE {table}"))
     finally:
         await loader.dispose()
@@ -110,7 +111,8 @@ async def test_a_page_of_messages_is_an_index_scan_without_sorting(
     owned: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    owner = long_chat.user_id if owned else None
+    # The owner as a request's caller: the page also carries the live-session condition.
+    owner = Caller(long_chat.user_id, uuid.uuid4()) if owned else None
 
     async def first_then_next(uow: SqlAlchemyUnitOfWork) -> None:
         first = await uow.messages.list_in_chat(long_chat.id, PageRequest(limit=50, order=order))

@@ -110,15 +110,27 @@ def test_chat_continues_a_chat_and_answers_in_json(
 
 
 @pytest.mark.usefixtures("ada")
-def test_chat_with_empty_input_opens_a_chat_and_ends(
+def test_chat_with_empty_input_ends_and_leaves_no_chat(
     cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli("chat", "--user", EMAIL, "--title", "Plans") == 0
+    # The chat is opened at the first message: a session that says nothing leaves nothing.
+    assert cli("chat", "--user", EMAIL, "--title", "Plans", stdin="\n/help\n") == 0
 
     assert capsys.readouterr().out == ""
-    [chat] = container.memory_store().state.chats.values()
-    assert chat.title == "Plans"
+    assert container.memory_store().state.chats == {}
     assert _stored(container) == []
+
+
+@pytest.mark.usefixtures("ada")
+def test_users_delete_without_a_terminal_or_yes_deletes_nothing(
+    cli: Cli, container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("users", "delete", EMAIL) == 2
+
+    assert "--yes" in capsys.readouterr().err
+    assert len(container.memory_store().state.users) == 1
+    assert cli("users", "delete", EMAIL, "--yes") == 0
+    assert container.memory_store().state.users == {}
 
 
 def test_chat_for_an_unknown_user_is_one_line(
