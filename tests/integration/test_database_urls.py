@@ -74,7 +74,7 @@ def test_a_password_with_percent_migrates_at_startup_and_from_the_cli(
     migrate.upgrade(url)  # what the app's startup runs
     assert _revision(url) == migrate.head_revision()
     monkeypatch.setenv("DATABASE_URL", url)
-    assert main(["db", "downgrade", "base"]) == 0
+    assert main(["db", "downgrade", "base", "--yes"]) == 0
     assert _revision(url) is None
     assert main(["db", "upgrade"]) == 0
     assert _revision(url) == migrate.head_revision()
