@@ -19,11 +19,12 @@ from domain.users import User
 
 MESSAGES = 200_000
 OTHER_CHATS = 10_000
+OTHER_SESSIONS = 10_000
 
 
 @pytest.fixture(scope="module")
 async def long_chat(database_url: str) -> Chat:
-    """A chat with 200,000 messages among 10,000 other chats, with fresh statistics.
+    """A chat with 200,000 messages among 10,000 chats and sessions, with fresh statistics.
 
     The planner's choice depends on the tables' sizes and statistics, so the test
     sets up both itself: whatever ran before on this database (a few chats, stale
@@ -52,6 +53,15 @@ async def long_chat(database_url: str) -> Chat:
                     "FROM generate_series(1, :count)"
                 ),
                 {"user_id": user.id, "count": OTHER_CHATS},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO sessions (id, user_id, refresh_hash, created_at, "
+                    "last_used_at, expires_at) SELECT gen_random_uuid(), :user_id, "
+                    "md5(n::text) || md5('s' || n), now(), now(), now() + interval '1 day' "
+                    "FROM generate_series(1, :count) AS n"
+                ),
+                {"user_id": user.id, "count": OTHER_SESSIONS},
             )
             await connection.execute(
                 text(
