@@ -1,4 +1,5 @@
-"""Transactions, constraints and error translation on real PostgreSQL."""
+"""What only PostgreSQL shows: cascades, locks, concurrency, pooled connections (the contract
+both stores share is in tests/contract/)."""
 
 import asyncio
 import uuid
@@ -12,9 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import IdempotentRecord
 from domain.chats import Chat, Message, Role
-from domain.errors import ChatNotFound, EmailAlreadyRegistered, InvalidToken, ServiceUnavailable
-from domain.paging import Order, PageRequest
-from domain.sessions import Caller
+from domain.errors import EmailAlreadyRegistered, ServiceUnavailable
 from domain.users import User
 
 UowFactory = Callable[[], SqlAlchemyUnitOfWork]
@@ -22,50 +21,6 @@ UowFactory = Callable[[], SqlAlchemyUnitOfWork]
 
 def _user() -> User:
     return User(email=f"{uuid.uuid4().hex}@example.com", password_hash="$argon2id$fake")
-
-
-async def test_commit_persists_and_leaving_without_commit_rolls_back(uow: UowFactory) -> None:
-    kept, dropped = _user(), _user()
-    async with uow() as work:
-        await work.users.add(kept)
-        await work.commit()
-    async with uow() as work:
-        await work.users.add(dropped)
-
-    async with uow() as work:
-        assert await work.users.get(kept.id) == kept
-        assert await work.users.get(dropped.id) is None
-
-
-async def test_an_exception_rolls_back(uow: UowFactory) -> None:
-    user = _user()
-    with pytest.raises(RuntimeError):
-        async with uow() as work:
-            await work.users.add(user)
-            raise RuntimeError("boom")
-
-    async with uow() as work:
-        assert not await work.users.exists(user.id)
-
-
-async def test_duplicate_email_becomes_a_domain_error(uow: UowFactory) -> None:
-    first = _user()
-    async with uow() as work:
-        await work.users.add(first)
-        await work.commit()
-
-    with pytest.raises(EmailAlreadyRegistered):
-        async with uow() as work:
-            await work.users.add(User(email=first.email, password_hash="x"))
-            await work.commit()
-
-
-async def test_a_chat_for_a_vanished_user_is_an_invalid_token(uow: UowFactory) -> None:
-    with pytest.raises(InvalidToken):
-        async with uow() as work:
-            ghost = uuid.uuid4()
-            await work.chats.add(Chat(user_id=ghost, title="orphan"), Caller(ghost))
-            await work.commit()
 
 
 async def test_unreachable_database_is_service_unavailable() -> None:
@@ -103,51 +58,6 @@ async def test_deleting_a_user_cascades_to_everything_they_own(
                 text(f"SELECT count(*) FROM {table} WHERE user_id = :id"), {"id": saved_user.id}
             )
             assert count == 0, table
-
-
-async def test_touch_only_moves_updated_at_forward(uow: UowFactory, saved_chat: Chat) -> None:
-    later = saved_chat.updated_at + timedelta(minutes=5)
-    async with uow() as work:
-        await work.chats.touch(saved_chat.id, later)
-        await work.chats.touch(saved_chat.id, later - timedelta(minutes=10))
-        await work.commit()
-
-    async with uow() as work:
-        chat = await work.chats.get_owned(saved_chat.id, Caller(saved_chat.user_id))
-    assert chat is not None
-    assert chat.updated_at == later
-
-
-async def test_keyset_paging_never_skips_or_repeats_rows_with_equal_timestamps(
-    uow: UowFactory, saved_user: User, saved_chat: Chat
-) -> None:
-    same_instant = datetime(2026, 1, 1, tzinfo=UTC)
-    messages = [
-        Message(
-            chat_id=saved_chat.id,
-            user_id=saved_user.id,
-            role=Role.USER,
-            content=str(n),
-            created_at=same_instant if n % 2 else same_instant + timedelta(seconds=n),
-        )
-        for n in range(25)
-    ]
-    async with uow() as work:
-        await work.messages.add_many(messages)
-        await work.commit()
-
-    for order in Order:
-        seen: list[uuid.UUID] = []
-        request = PageRequest(limit=4, order=order)
-        while True:
-            async with uow() as work:
-                page = await work.messages.list_in_chat(saved_chat.id, request)
-            seen.extend(m.id for m in page.items)
-            if page.next is None:
-                break
-            request = PageRequest(limit=4, after=page.next, order=order)
-        expected = sorted(messages, key=lambda m: (m.created_at, m.id), reverse=order is Order.DESC)
-        assert seen == [m.id for m in expected]
 
 
 IN_FLIGHT = timedelta(minutes=2)
@@ -316,16 +226,6 @@ async def test_concurrent_reservations_each_see_their_own_count(engine: AsyncEng
     assert sorted(counts) == list(range(1, 16))
 
 
-async def test_a_unit_of_work_reads_its_own_writes_before_the_commit(uow: UowFactory) -> None:
-    user = _user()
-    async with uow() as work:
-        await work.users.add(user)  # queued until the commit...
-        assert await work.users.get(user.id) == user  # ...but a read sends it first
-
-    async with uow() as work:  # no commit: the transaction was rolled back
-        assert await work.users.get(user.id) is None
-
-
 async def test_a_failed_commit_leaves_the_pool_usable(uow: UowFactory) -> None:
     first = _user()
     async with uow() as work:
@@ -339,16 +239,6 @@ async def test_a_failed_commit_leaves_the_pool_usable(uow: UowFactory) -> None:
                 await work.commit()
         async with uow() as work:
             assert await work.users.exists(first.id)
-
-
-async def test_a_message_for_a_vanished_chat_is_chat_not_found(
-    uow: UowFactory, saved_user: User
-) -> None:
-    orphan = Message(chat_id=uuid.uuid4(), user_id=saved_user.id, role=Role.USER, content="x")
-    with pytest.raises(ChatNotFound):
-        async with uow() as work:
-            await work.messages.add_many([orphan])
-            await work.commit()
 
 
 async def test_a_transaction_sees_its_own_writes_and_rolls_back_unless_committed(
