@@ -150,8 +150,7 @@ class PostMessage:
                 content="".join(parts),
             )
             async with self._uow() as uow:
-                await uow.messages.add_many([question, answer])
-                await uow.chats.touch(chat.id, answer.created_at)
+                await uow.messages.append([question, answer])
                 if claim is not None:
                     await uow.idempotency.complete(claim.user_id, claim.key, snapshot(answer))
                 await uow.commit()

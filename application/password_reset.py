@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from application.attempts import reserve_attempt
+from application.password_check import account_subject
 from application.ports import EmailMessage, EmailRule, EmailSender, PasswordHasher, UnitOfWork
 from domain.errors import (
     EmailNotSent,
@@ -156,7 +157,8 @@ class ResetPassword:
     email is no password either), checked before
     the token is spent, so a refused password leaves the token usable; the password is
     hashed outside any transaction; spending the token, storing the hash and ending
-    every session of the user commit together, and of concurrent confirmations with one
+    every session of the user and clearing the account's failed password checks (a
+    locked account opens again) commit together, and of concurrent confirmations with one
     token at most one succeeds.
     """
 
@@ -182,4 +184,7 @@ class ResetPassword:
                 raise InvalidResetToken()
             await uow.users.update_password_hash(user_id, password_hash)
             await uow.sessions.revoke_all(user_id)
+            # Whoever holds the token holds the mailbox: the wrong guesses that locked the
+            # account (perhaps someone else's) no longer stand between its owner and it.
+            await uow.attempts.clear(account_subject(user.email))
             await uow.commit()

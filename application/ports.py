@@ -61,9 +61,6 @@ class ChatRepository(Protocol):
 
     async def rename(self, chat_id: UUID, caller: Caller, title: str) -> Chat | None: ...
 
-    async def touch(self, chat_id: UUID, at: datetime) -> None:
-        """Record activity in the chat (a message was posted)."""
-
     async def delete_owned(self, chat_id: UUID, caller: Caller) -> bool:
         """Delete the chat and its messages; False when there was none to delete."""
 
@@ -72,7 +69,11 @@ class ChatRepository(Protocol):
 
 
 class MessageRepository(Protocol):
-    async def add_many(self, messages: Sequence[Message]) -> None: ...
+    async def append(self, messages: Sequence[Message]) -> None:
+        """Add messages to their chat (all to one chat), and move the chat's ``updated_at``
+        to the newest message's ``created_at``, never backwards. Raise ``ChatNotFound``
+        when the chat is gone and ``InvalidToken`` when the user is (at commit at the
+        latest)."""
 
     async def list_in_chat(
         self, chat_id: UUID, page: PageRequest, *, owner: Caller | None = None

@@ -165,21 +165,19 @@ def seed(database_url: str, config: Config) -> None:
     log(f"seeded in {time.monotonic() - started:.1f} s")
 
 
-# The SQL of ``PostMessage``, statement for statement, as one pgbench transaction.
+# The SQL of ``PostMessage``, statement for statement, as one pgbench transaction: the
+# ownership check, then the exchange and the chat's activity in one statement (autocommit).
 _PGBENCH_SCRIPT = Template(
     """\\set n random(1, $chats)
-BEGIN;
 SELECT chats.id, chats.user_id, chats.title, chats.created_at, chats.updated_at \
 FROM chats WHERE chats.id = $chat AND chats.user_id = $poster AND (EXISTS (SELECT 1 \
 FROM sessions WHERE sessions.id = $session AND sessions.user_id = $poster \
 AND sessions.revoked_at IS NULL AND sessions.expires_at > now()));
-INSERT INTO messages (id, chat_id, user_id, role, content, created_at) \
-VALUES ($uuid7, $chat, $poster, 'user', '$content', clock_timestamp());
-INSERT INTO messages (id, chat_id, user_id, role, content, created_at) \
-VALUES ($uuid7, $chat, $poster, 'assistant', '$reply', clock_timestamp());
+WITH added AS (INSERT INTO messages (id, chat_id, user_id, role, content, created_at) \
+VALUES ($uuid7, $chat, $poster, 'user', '$content', clock_timestamp()), \
+($uuid7, $chat, $poster, 'assistant', '$reply', clock_timestamp())) \
 UPDATE chats SET updated_at = greatest(chats.updated_at, clock_timestamp()) \
 WHERE chats.id = $chat;
-COMMIT;
 """
 )
 

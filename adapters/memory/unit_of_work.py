@@ -166,10 +166,6 @@ class InMemoryChatRepository:
         self._state.chats[chat_id] = renamed
         return renamed
 
-    async def touch(self, chat_id: UUID, at: datetime) -> None:
-        if chat := self._state.chats.get(chat_id):
-            self._state.chats[chat_id] = replace(chat, updated_at=max(chat.updated_at, at))
-
     async def delete_owned(self, chat_id: UUID, caller: Caller) -> bool:
         if await self.get_owned(chat_id, caller) is None:
             return False
@@ -188,14 +184,22 @@ class InMemoryMessageRepository:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
 
-    async def add_many(self, messages: Sequence[Message]) -> None:
+    async def append(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        chat_id = messages[0].chat_id
+        if any(m.chat_id != chat_id for m in messages):
+            raise ValueError("append() takes the messages of one chat")
+        # The foreign keys the SQL schema enforces.
+        chat = self._state.chats.get(chat_id)
+        if chat is None:
+            raise ChatNotFound()
+        if any(m.user_id not in self._state.users for m in messages):
+            raise InvalidToken()
         for message in messages:
-            # The foreign keys the SQL schema enforces.
-            if message.chat_id not in self._state.chats:
-                raise ChatNotFound()
-            if message.user_id not in self._state.users:
-                raise InvalidToken()
             self._state.messages[message.id] = message
+        newest = max(m.created_at for m in messages)
+        self._state.chats[chat_id] = replace(chat, updated_at=max(chat.updated_at, newest))
 
     async def list_in_chat(
         self, chat_id: UUID, page: PageRequest, *, owner: Caller | None = None

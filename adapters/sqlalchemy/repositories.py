@@ -6,6 +6,7 @@ They never commit. A write without RETURNING is only queued until the commit
 
 import functools
 import hashlib
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from adapters.sqlalchemy.rows import RowMapping
 from adapters.sqlalchemy.statements import Precompiled, Statements, precompile
 from adapters.sqlalchemy.tables import (
     auth_failures,
@@ -49,42 +51,14 @@ from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
 from domain.users import User
 
-# Rows come from select(<table>) or RETURNING <table's columns>, so in the table's
-# column order, and are unpacked by position: much faster than by name, which shows on
-# a page of messages (bench/RESULTS.md). The check keeps a reordered table from going
-# unnoticed.
-_ROWS = {
-    users: ("id", "email", "password_hash", "created_at"),
-    chats: ("id", "user_id", "title", "created_at", "updated_at"),
-    messages: ("id", "chat_id", "user_id", "role", "content", "created_at"),
-}
-for _table, _names in _ROWS.items():
-    if tuple(_table.c.keys()) != _names:
-        raise RuntimeError(f"columns of {_table.name} changed: update the row mappers")
-
-_ROLES = {role.value: role for role in Role}
-
-
-def _user(row: Sequence[Any]) -> User:
-    id_, email, password_hash, created_at = row
-    return User(id=id_, email=email, password_hash=password_hash, created_at=created_at)
-
-
-def _chat(row: Sequence[Any]) -> Chat:
-    id_, user_id, title, created_at, updated_at = row
-    return Chat(id=id_, user_id=user_id, title=title, created_at=created_at, updated_at=updated_at)
-
-
-def _message(row: Sequence[Any]) -> Message:
-    id_, chat_id, user_id, role, content, created_at = row
-    return Message(
-        id=id_,
-        chat_id=chat_id,
-        user_id=user_id,
-        role=_ROLES[role],
-        content=content,
-        created_at=created_at,
-    )
+_USERS = RowMapping(users, User)
+_CHATS = RowMapping(chats, Chat)
+_MESSAGES = RowMapping(
+    messages, Message, load={"role": Role}, dump={"role": operator.attrgetter("value")}
+)
+# The refresh token's hash stays in the store: it is looked up, never handed out.
+_SESSIONS = RowMapping(sessions, Session, omit={"refresh_hash"})
+_SESSION_COLUMNS = _SESSIONS.columns
 
 
 def _keyset(
@@ -218,14 +192,28 @@ def _add_chat(session: bool) -> Precompiled:
 _USER_BY_ID = precompile(select(users).where(users.c.id == bindparam("user_id")))
 _USER_BY_EMAIL = precompile(select(users).where(users.c.email == bindparam("email")))
 _USER_EXISTS = precompile(select(exists().where(users.c.id == bindparam("user_id"))))
-_TOUCH = precompile(
-    update(chats)
-    .where(chats.c.id == bindparam("chat_id"))
-    .values(
-        updated_at=func.greatest(chats.c.updated_at, bindparam("at", type_=chats.c.updated_at.type))
+_ADD_USER = precompile(users.insert())  # every column a parameter named after it
+
+
+@functools.lru_cache(maxsize=8)
+def _append(count: int) -> Precompiled:
+    """``count`` messages into the chat ``chat_id`` and the chat's ``updated_at`` moved to
+    ``at``, as one statement: atomic on its own, so a commit with nothing else to write
+    sends it without BEGIN and COMMIT (``Statements.commit``)."""
+    # Each row's columns are parameters named after them, plus the row's number.
+    rows = [
+        {c.key: bindparam(f"{c.key}_{n}", type_=c.type) for c in messages.c} for n in range(count)
+    ]
+    added = messages.insert().values(rows).cte("added")
+    at = bindparam("at", type_=chats.c.updated_at.type)
+    return precompile(
+        update(chats)
+        .where(chats.c.id == bindparam("chat_id", type_=chats.c.id.type))
+        .values(updated_at=func.greatest(chats.c.updated_at, at))
+        .add_cte(added)
     )
-)
-_ADD_MESSAGE = precompile(messages.insert())
+
+
 _USER_BY_EMAIL_FOR_UPDATE = precompile(
     select(users).where(users.c.email == bindparam("email")).with_for_update()
 )
@@ -271,23 +259,16 @@ class SqlAlchemyUserRepository:
         self._connection = connection
 
     async def add(self, user: User) -> None:
-        await self._connection.execute(
-            users.insert().values(
-                id=user.id,
-                email=user.email,
-                password_hash=user.password_hash,
-                created_at=user.created_at,
-            )
-        )
+        self._connection.write(_ADD_USER, _USERS.values(user))
 
     async def get(self, user_id: UUID) -> User | None:
         rows = await self._connection.fetch(_USER_BY_ID, {"user_id": user_id})
-        return _user(rows[0]) if rows else None
+        return _USERS.entity(rows[0]) if rows else None
 
     async def get_by_email(self, email: str, *, for_update: bool = False) -> User | None:
         query = _USER_BY_EMAIL_FOR_UPDATE if for_update else _USER_BY_EMAIL
         rows = await self._connection.fetch(query, {"email": email})
-        return _user(rows[0]) if rows else None
+        return _USERS.entity(rows[0]) if rows else None
 
     async def exists(self, user_id: UUID) -> bool:
         rows = await self._connection.fetch(_USER_EXISTS, {"user_id": user_id})
@@ -308,7 +289,7 @@ class SqlAlchemyUserRepository:
         if after is not None:
             query = query.where(after)
         rows = (await self._connection.execute(query.order_by(*order).limit(page.limit + 1))).all()
-        items = [_user(row) for row in rows[: page.limit]]
+        items = [_USERS.entity(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
 
@@ -321,17 +302,14 @@ class SqlAlchemyChatRepository:
         self._connection.write(
             _add_chat(caller.session_id is not None),
             {
+                **_CHATS.values(chat),
                 **_caller_parameters(Caller(chat.user_id, caller.session_id)),
-                "id": chat.id,
-                "title": chat.title,
-                "created_at": chat.created_at,
-                "updated_at": chat.updated_at,
             },
         )
 
     async def get(self, chat_id: UUID) -> Chat | None:
         row = (await self._connection.execute(select(chats).where(chats.c.id == chat_id))).first()
-        return _chat(row) if row else None
+        return _CHATS.entity(row) if row else None
 
     async def count_by_user(self, user_ids: Sequence[UUID]) -> dict[UUID, int]:
         if not user_ids:
@@ -347,13 +325,13 @@ class SqlAlchemyChatRepository:
         query = _get_owned(caller.session_id is not None)
         parameters = {"chat_id": chat_id, **_caller_parameters(caller)}
         rows = await self._connection.fetch(query, parameters)
-        return _chat(rows[0]) if rows else None
+        return _CHATS.entity(rows[0]) if rows else None
 
     async def list_owned(self, caller: Caller, page: PageRequest) -> Page[Chat]:
         query = _chat_page(page.after is not None, caller.session_id is not None)
         parameters = {**_page_parameters(page), **_caller_parameters(caller)}
         rows = await self._connection.fetch(query, parameters)
-        items = [_chat(row) for row in rows[: page.limit]]
+        items = [_CHATS.entity(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].updated_at, items[-1].id) if more else None)
 
@@ -365,10 +343,7 @@ class SqlAlchemyChatRepository:
             .returning(*chats.c)
         )
         row = (await self._connection.execute(query)).first()
-        return _chat(row) if row else None
-
-    async def touch(self, chat_id: UUID, at: datetime) -> None:
-        self._connection.write(_TOUCH, {"chat_id": chat_id, "at": at})
+        return _CHATS.entity(row) if row else None
 
     async def delete_owned(self, chat_id: UUID, caller: Caller) -> bool:
         query = delete(chats).where(
@@ -380,7 +355,7 @@ class SqlAlchemyChatRepository:
     async def list_owned_oldest_first(self, user_id: UUID, page: PageRequest) -> Page[Chat]:
         query = _chat_page_by_creation(page.after is not None)
         rows = await self._connection.fetch(query, _page_parameters(page, user_id=user_id))
-        items = [_chat(row) for row in rows[: page.limit]]
+        items = [_CHATS.entity(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
 
@@ -389,23 +364,16 @@ class SqlAlchemyMessageRepository:
     def __init__(self, connection: Statements) -> None:
         self._connection = connection
 
-    async def add_many(self, new: Sequence[Message]) -> None:
+    async def append(self, new: Sequence[Message]) -> None:
         if not new:
             return
-        self._connection.write(
-            _ADD_MESSAGE,
-            [
-                {
-                    "id": m.id,
-                    "chat_id": m.chat_id,
-                    "user_id": m.user_id,
-                    "role": m.role.value,
-                    "content": m.content,
-                    "created_at": m.created_at,
-                }
-                for m in new
-            ],
-        )
+        chat_id = new[0].chat_id
+        if any(m.chat_id != chat_id for m in new):
+            raise ValueError("append() takes the messages of one chat")
+        parameters = {"chat_id": chat_id, "at": max(m.created_at for m in new)}
+        for n, message in enumerate(new):
+            parameters.update(_MESSAGES.values(message, suffix=f"_{n}"))
+        self._connection.write(_append(len(new)), parameters)
 
     async def list_in_chat(
         self, chat_id: UUID, page: PageRequest, *, owner: Caller | None = None
@@ -416,30 +384,13 @@ class SqlAlchemyMessageRepository:
         if owner is not None:
             parameters.update(_caller_parameters(owner, user_id="owner"))
         rows = await self._connection.fetch(query, parameters)
-        items = [_message(row) for row in rows[: page.limit]]
+        items = [_MESSAGES.entity(row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         return Page(items, Position(items[-1].created_at, items[-1].id) if more else None)
 
     async def count_in_chat(self, chat_id: UUID) -> int:
         query = select(func.count()).select_from(messages).where(messages.c.chat_id == chat_id)
         return int((await self._connection.execute(query)).scalar_one())
-
-
-_SESSION_COLUMNS = [c for c in sessions.c if c.key != "refresh_hash"]
-
-
-def _session(row: Sequence[Any]) -> Session:
-    id_, user_id, created_at, last_used_at, expires_at, user_agent, address, revoked_at = row
-    return Session(
-        id=id_,
-        user_id=user_id,
-        created_at=created_at,
-        last_used_at=last_used_at,
-        expires_at=expires_at,
-        user_agent=user_agent,
-        client_address=address,
-        revoked_at=revoked_at,
-    )
 
 
 _ADD_SESSION = precompile(sessions.insert())
@@ -453,17 +404,7 @@ class SqlAlchemySessionRepository:
     async def add(self, session: Session, refresh_hash: str) -> None:
         self._connection.write(
             _ADD_SESSION,
-            {
-                "id": session.id,
-                "user_id": session.user_id,
-                "refresh_hash": refresh_hash,
-                "created_at": session.created_at,
-                "last_used_at": session.last_used_at,
-                "expires_at": session.expires_at,
-                "user_agent": session.user_agent,
-                "client_address": session.client_address,
-                "revoked_at": session.revoked_at,
-            },
+            {**_SESSIONS.values(session), "refresh_hash": refresh_hash},
         )
 
     async def rotate(
@@ -498,7 +439,7 @@ class SqlAlchemySessionRepository:
         )
         query = select(*[rotated.c[c.key] for c in _SESSION_COLUMNS]).add_cte(retired)
         row = (await self._connection.execute(query)).first()
-        return _session(row) if row else None
+        return _SESSIONS.entity(row) if row else None
 
     async def revoke_rotated(self, refresh_hash: str) -> bool:
         known = (
@@ -531,7 +472,7 @@ class SqlAlchemySessionRepository:
             )
             .order_by(sessions.c.last_used_at.desc(), sessions.c.id.desc())
         )
-        return [_session(row) for row in (await self._connection.execute(query)).all()]
+        return [_SESSIONS.entity(row) for row in (await self._connection.execute(query)).all()]
 
     async def revoke(self, session_id: UUID, user_id: UUID) -> bool:
         ended = (

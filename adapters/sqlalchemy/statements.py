@@ -10,8 +10,11 @@ PostgreSQL, not into the statements. ``Statements`` spends them carefully:
   seen inside a transaction; no read here locks rows.
 - **Writes wait for the commit.** A write that returns nothing (INSERT, UPDATE or DELETE
   without RETURNING) is queued. ``commit`` sends BEGIN, the queue and COMMIT in one
-  psycopg pipeline: one round trip for the whole transaction. Errors those writes cause
-  (a taken email, a vanished user) surface at ``commit``, as the ports allow.
+  psycopg pipeline: one round trip for the whole transaction. A lone write needs no
+  transaction around it (one statement is atomic), so it goes out alone: repositories
+  write what belongs together (a chat's messages and its activity) as one statement.
+  Errors those writes cause (a taken email, a vanished user) surface at ``commit``, as
+  the ports allow.
 - **Reads see the unit of work's own writes.** Anything that returns rows once a write is
   queued (a read, a RETURNING) first opens the transaction and sends the queue; so does
   a write with RETURNING.
@@ -181,11 +184,34 @@ class Statements:
         await self._connection.rollback()  # SQLAlchemy's bookkeeping; no round trip
 
     async def commit(self) -> None:
-        """BEGIN (unless open), the queued writes and COMMIT: one round trip."""
+        """BEGIN (unless open), the queued writes and COMMIT: one round trip.
+
+        A lone write goes out alone: one statement is atomic on its own in autocommit,
+        so BEGIN and COMMIT around it would add work and change nothing.
+        """
         if not self._queued and not self._in_transaction:
             return  # nothing was written: nothing to commit
+        if not self._in_transaction and len(self._queued) == 1:
+            statement, parameters = self._queued.pop()
+            if parameters is None or isinstance(parameters, Mapping):  # one statement
+                await self._run_alone(statement, parameters)
+                return
+            self._queued.append((statement, parameters))  # many rows: a transaction
         await self._send(commit=True)
         await self._connection.commit()  # SQLAlchemy's bookkeeping; no round trip
+
+    async def _run_alone(
+        self, statement: Executable | Precompiled, parameters: Mapping[str, Any] | None
+    ) -> None:
+        if not isinstance(statement, Precompiled):
+            await self._connection.execute(statement, parameters)
+            await self._connection.commit()  # SQLAlchemy's bookkeeping; no round trip
+            return
+        driver = await self._driver_connection()
+        try:
+            await driver.execute(statement.sql, parameters)
+        except psycopg.Error as error:
+            raise await self._wrapped(driver, error) from error
 
     async def _begin_and_flush(self) -> None:
         if self._queued or not self._in_transaction:

@@ -1,7 +1,7 @@
 """The chat repository's contract."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -46,11 +46,19 @@ async def test_renaming_is_for_the_owner_only(uow: UowFactory, saved_chat: Chat)
     assert found.title == "Renamed"
 
 
-async def test_touch_only_moves_updated_at_forward(uow: UowFactory, saved_chat: Chat) -> None:
+def _said_at(chat: Chat, at: datetime) -> Message:
+    return Message(
+        chat_id=chat.id, user_id=chat.user_id, role=Role.USER, content="x", created_at=at
+    )
+
+
+async def test_messages_move_updated_at_forward_only(uow: UowFactory, saved_chat: Chat) -> None:
     later = saved_chat.updated_at + timedelta(minutes=5)
     async with uow() as work:
-        await work.chats.touch(saved_chat.id, later)
-        await work.chats.touch(saved_chat.id, later - timedelta(minutes=10))
+        await work.messages.append([_said_at(saved_chat, later)])
+        await work.commit()
+    async with uow() as work:
+        await work.messages.append([_said_at(saved_chat, later - timedelta(minutes=10))])
         await work.commit()
 
     async with uow() as work:
@@ -66,7 +74,7 @@ async def test_the_owners_chats_most_recently_active_first(
     chats = [Chat(user_id=saved_user.id, title=str(n)) for n in range(3)]
     await save(uow, other, *chats, Chat(user_id=other.id, title="other"))
     async with uow() as work:
-        await work.chats.touch(chats[0].id, chats[2].updated_at + timedelta(minutes=1))
+        await work.messages.append([_said_at(chats[0], chats[2].updated_at + timedelta(minutes=1))])
         await work.commit()
 
     async with uow() as work:
@@ -93,7 +101,7 @@ async def test_deleting_a_chat_takes_its_messages_and_is_for_the_owner_only(
 ) -> None:
     message = Message(chat_id=saved_chat.id, user_id=saved_user.id, role=Role.USER, content="x")
     async with uow() as work:
-        await work.messages.add_many([message])
+        await work.messages.append([message])
         await work.commit()
 
     async with uow() as work:

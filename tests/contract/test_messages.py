@@ -23,7 +23,7 @@ async def test_a_message_for_a_vanished_chat_is_chat_not_found(
     orphan = Message(chat_id=uuid.uuid4(), user_id=saved_user.id, role=Role.USER, content="x")
     with pytest.raises(ChatNotFound):
         async with uow() as work:
-            await work.messages.add_many([orphan])
+            await work.messages.append([orphan])
             await work.commit()
 
 
@@ -33,22 +33,34 @@ async def test_a_message_from_a_vanished_user_is_an_invalid_token(
     orphan = Message(chat_id=saved_chat.id, user_id=uuid.uuid4(), role=Role.USER, content="x")
     with pytest.raises(InvalidToken):
         async with uow() as work:
-            await work.messages.add_many([orphan])
+            await work.messages.append([orphan])
             await work.commit()
 
 
-async def test_a_failed_batch_stores_none_of_its_messages(
-    uow: UowFactory, saved_user: User, saved_chat: Chat
+async def test_a_failed_batch_stores_none_of_its_messages_and_leaves_the_chat(
+    uow: UowFactory, saved_chat: Chat
 ) -> None:
-    good = _message(saved_chat)
-    orphan = Message(chat_id=uuid.uuid4(), user_id=saved_user.id, role=Role.USER, content="x")
-    with pytest.raises(ChatNotFound):
+    good = _message(saved_chat, created_at=saved_chat.updated_at + timedelta(minutes=1))
+    orphan = Message(chat_id=saved_chat.id, user_id=uuid.uuid4(), role=Role.USER, content="x")
+    with pytest.raises(InvalidToken):
         async with uow() as work:
-            await work.messages.add_many([good, orphan])
+            await work.messages.append([good, orphan])
             await work.commit()
 
     async with uow() as work:
         assert await work.messages.count_in_chat(saved_chat.id) == 0
+        chat = await work.chats.get(saved_chat.id)
+    assert chat is not None
+    assert chat.updated_at == saved_chat.updated_at
+
+
+async def test_one_append_is_for_one_chat(
+    uow: UowFactory, saved_user: User, saved_chat: Chat
+) -> None:
+    elsewhere = Message(chat_id=uuid.uuid4(), user_id=saved_user.id, role=Role.USER, content="x")
+    async with uow() as work:
+        with pytest.raises(ValueError, match="one chat"):
+            await work.messages.append([_message(saved_chat), elsewhere])
 
 
 async def test_messages_come_back_field_for_field(uow: UowFactory, saved_chat: Chat) -> None:
@@ -57,7 +69,7 @@ async def test_messages_come_back_field_for_field(uow: UowFactory, saved_chat: C
         chat_id=saved_chat.id, user_id=saved_chat.user_id, role=Role.ASSISTANT, content="Hi"
     )
     async with uow() as work:
-        await work.messages.add_many([question, answer])
+        await work.messages.append([question, answer])
         await work.commit()
 
     async with uow() as work:
@@ -74,7 +86,7 @@ async def test_with_an_owner_a_chat_of_someone_else_lists_nothing(
     uow: UowFactory, saved_chat: Chat
 ) -> None:
     async with uow() as work:
-        await work.messages.add_many([_message(saved_chat)])
+        await work.messages.append([_message(saved_chat)])
         await work.commit()
 
     async with uow() as work:
@@ -101,7 +113,7 @@ async def test_keyset_paging_never_skips_or_repeats_rows_with_equal_timestamps(
         for n in range(11)
     ]
     async with uow() as work:
-        await work.messages.add_many(messages)
+        await work.messages.append(messages)
         await work.commit()
 
     for order in Order:

@@ -47,7 +47,7 @@ async def test_deleting_a_user_takes_everything_they_own(
     message = Message(chat_id=saved_chat.id, user_id=saved_user.id, role=Role.USER, content="x")
     async with uow() as work:
         await work.idempotency.claim(saved_user.id, "key", "hash", in_flight_for=timedelta(1))
-        await work.messages.add_many([message])
+        await work.messages.append([message])
         await work.commit()
 
     async with uow() as work:

@@ -45,7 +45,7 @@ async def test_deleting_a_user_cascades_to_everything_they_own(
         await work.idempotency.claim(
             saved_user.id, "key", "hash", in_flight_for=timedelta(minutes=2)
         )
-        await work.messages.add_many([message])
+        await work.messages.append([message])
         await work.commit()
 
     async with uow() as work:

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from adapters.email_addresses import EmailValidatorEmailRule
+from application.auth import ThrottlePolicy
 from application.password_reset import (
     DeliverEmail,
     RequestPasswordReset,
@@ -19,6 +20,7 @@ from application.password_reset import (
 from application.ports import EmailMessage
 from domain.errors import (
     EmailNotSent,
+    InvalidCredentials,
     InvalidInput,
     InvalidResetToken,
     PasswordResetUnavailable,
@@ -28,7 +30,14 @@ from domain.password_resets import reset_digest
 from domain.passwords import PasswordPolicy
 from domain.sessions import Caller, Session
 from domain.throttling import Limit
-from tests.unit.conftest import COMMON_PASSWORDS, FAKE_PREFIX, App, build_app, memory_uow
+from tests.unit.conftest import (
+    COMMON_PASSWORDS,
+    FAKE_PREFIX,
+    PASSWORD,
+    App,
+    build_app,
+    memory_uow,
+)
 
 EMAIL = "alice@example.com"
 NEW_PASSWORD = "a brand new passphrase"
@@ -233,6 +242,23 @@ async def test_a_reset_changes_the_password_and_ends_every_session(resets: Reset
     assert resets.app.store.state.users[user_id].password_hash == FAKE_PREFIX + NEW_PASSWORD
     assert not await _is_live(resets.app, phone)
     assert not await _is_live(resets.app, laptop)
+    await resets.app.login.execute(email=EMAIL, password=NEW_PASSWORD)
+
+
+async def test_a_reset_opens_an_account_locked_by_wrong_passwords() -> None:
+    resets = build_resets()
+    resets.app = build_app(ThrottlePolicy(login_per_email=Limit(2, HOUR)), store=resets.app.store)
+    await resets.app.sign_up(EMAIL)
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            await resets.app.login.execute(email=EMAIL, password="not the password at all")
+    with pytest.raises(TooManyAttempts):
+        await resets.app.login.execute(email=EMAIL, password=PASSWORD)
+    token = await resets.ask()
+    assert token
+
+    await resets.confirm.execute(token=token, new_password=NEW_PASSWORD)
+
     await resets.app.login.execute(email=EMAIL, password=NEW_PASSWORD)
 
 
