@@ -6,9 +6,12 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
+from adapters.sqlalchemy.rows import RowMapping
 from adapters.sqlalchemy.statements import Statements
 from adapters.sqlalchemy.tables import password_reset_tokens as tokens
 from domain.password_resets import ResetToken
+
+_TOKENS = RowMapping(tokens, ResetToken, renamed={"token_hash": "digest"})
 
 
 class SqlAlchemyResetTokenRepository:
@@ -18,20 +21,11 @@ class SqlAlchemyResetTokenRepository:
     async def replace(self, token: ResetToken) -> None:
         # The user's row is overwritten in place: however many requests race, one token
         # per user survives, the last to commit.
-        statement = insert(tokens).values(
-            user_id=token.user_id,
-            token_hash=token.digest,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-        )
+        statement = insert(tokens).values(_TOKENS.values(token))
         await self._connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[tokens.c.user_id],
-                set_={
-                    "token_hash": statement.excluded.token_hash,
-                    "created_at": statement.excluded.created_at,
-                    "expires_at": statement.excluded.expires_at,
-                },
+                set_={c.key: statement.excluded[c.key] for c in tokens.c if not c.primary_key},
             )
         )
 

@@ -23,8 +23,9 @@ class RowMapping(Generic[E]):
     """``entity`` stored as a row of ``table``.
 
     ``omit``: columns the entity does not carry (a secret kept beside it); they are not
-    read, and a write names them itself. ``load``/``dump``: how a field's value differs
-    in the column (an enum stored as its value), by field name.
+    read, and a write names them itself. ``renamed``: a column whose field has another
+    name, as ``{column: field}``. ``load``/``dump``: how a field's value differs in the
+    column (an enum stored as its value), by field name.
     """
 
     def __init__(
@@ -33,11 +34,14 @@ class RowMapping(Generic[E]):
         entity: type[E],
         *,
         omit: Collection[str] = (),
+        renamed: Mapping[str, str] | None = None,
         load: Mapping[str, Convert] | None = None,
         dump: Mapping[str, Convert] | None = None,
     ) -> None:
         self.columns: list[Column[Any]] = [c for c in table.c if c.key not in omit]
-        names = [c.key for c in self.columns]
+        renamed = renamed or {}
+        # Each column's field, in the columns' order.
+        names = [renamed.get(c.key, c.key) for c in self.columns]
         fields = [f.name for f in dataclasses.fields(entity)]  # type: ignore[arg-type]
         if sorted(names) != sorted(fields):
             raise RuntimeError(
@@ -45,9 +49,14 @@ class RowMapping(Generic[E]):
                 f"fields {sorted(fields)}"
             )
         self._entity = entity
-        self._names = names
+        self._fields_and_columns = [
+            (name, c.key) for name, c in zip(names, self.columns, strict=True)
+        ]
         # The row's values in the order of the entity's fields, so it is built positionally.
-        self._in_field_order = operator.itemgetter(*(names.index(f) for f in fields))
+        pick = operator.itemgetter(*(names.index(f) for f in fields))
+        self._in_field_order: Callable[[Sequence[Any]], Sequence[Any]] = (
+            pick if len(fields) > 1 else lambda row: (pick(row),)
+        )
         load = load or {}
         self._loads = [(fields.index(name), convert) for name, convert in load.items()]
         self._dumps = dict(dump or {})
@@ -66,7 +75,7 @@ class RowMapping(Generic[E]):
         (plus ``suffix``, for the rows of a many-row statement)."""
         dumps = self._dumps
         return {
-            name + suffix: dumps[name](value) if name in dumps else value
-            for name in self._names
+            column + suffix: dumps[name](value) if name in dumps else value
+            for name, column in self._fields_and_columns
             for value in (getattr(entity, name),)
         }
