@@ -347,3 +347,25 @@ def test_a_reset_ends_every_session_of_the_account(
         mail_client.get("/users/me", headers=bearer(fresh.json()["access_token"])).status_code
         == 200
     )
+
+
+def test_a_reset_opens_an_account_locked_by_wrong_passwords(
+    database_url: str, mail_server: SmtpServer, inbox: SmtpServer
+) -> None:
+    with make_client(
+        database_url,
+        smtp_host=mail_server.host,
+        smtp_port=mail_server.port,
+        smtp_security="none",
+        login_max_failures_per_email=3,
+    ) as client:
+        user = _register(client)
+        for _ in range(3):
+            assert _login(client, user["email"], "somebody else's guess") == 401
+        assert _login(client, user["email"], PASSWORD) == 429
+
+        assert _ask(client, user["email"]).status_code == 202
+        [token] = inbox.tokens()
+        assert _confirm(client, token).status_code == 204
+
+        assert _login(client, user["email"], NEW_PASSWORD) == 200
