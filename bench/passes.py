@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.config import Config
 from bench.database import run_pgbench, settle
+from bench.idle import wait_until_idle
 from bench.log import loadavg, log
 from bench.memory import WorkerMemory
 from bench.parsing import PgbenchResult, WrkResult, parse_wrk
@@ -32,6 +33,14 @@ class Pass:
     load_after: str = ""
 
 
+def _settle(database_url: str, memory: WorkerMemory) -> None:
+    """The database vacuumed and checkpointed, the workers done with the last load."""
+    settle(database_url)
+    waited = wait_until_idle(memory.workers())
+    if waited > 1:
+        log(f"  (waited {waited:.0f} s for the workers to finish the last load's backlog)")
+
+
 STORM_LOGIN = "POST /auth/login (login storm)"
 QUIET_PROBE = "GET /chats (quiet probe)"
 STORM_PROBE = "GET /chats (during login storm)"
@@ -48,7 +57,7 @@ def load_pass(
 ) -> Pass:
     this = Pass(load_before=loadavg())
     log(f"pgbench at {config.pgbench_clients} clients, {config.duration:.0f} s")
-    settle(database_url)
+    _settle(database_url, memory)
     memory.phase = "pgbench"
     this.pgbench = run_pgbench(database_url, pg_script, config)
     log(f"  {this.pgbench.tps:.0f} tps")
@@ -58,7 +67,7 @@ def load_pass(
             command = wrk_command(
                 server.base, endpoint, script, connections, config.duration, config.wrk_timeout
             )
-            settle(database_url)
+            _settle(database_url, memory)
             memory.phase = f"{endpoint.label} c={connections}"
             result = run_wrk(command, config.duration)
             rows.setdefault(
@@ -80,7 +89,7 @@ def load_pass(
             probe_seconds,
             config.wrk_timeout,
         )
-        settle(database_url)
+        _settle(database_url, memory)
         memory.phase = "quiet probe"
         quiet = run_wrk(probe, probe_seconds)
         rows.setdefault(

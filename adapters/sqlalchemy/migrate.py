@@ -1,5 +1,6 @@
 """Schema migrations (Alembic) driven from code: the app's startup and the CLI use this."""
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,8 @@ ADVISORY_LOCK_KEY = 0x6D656D6F7279  # "memory"
 # Seconds a start waits for another process's migration before giving up.
 LOCK_TIMEOUT_SECONDS = 120.0
 _LOCK_NOT_AVAILABLE = "55P03"
+
+logger = logging.getLogger(__name__)
 
 
 def alembic_config(database_url: str | URL) -> Config:
@@ -42,6 +45,7 @@ def _locked(
     *,
     statement_timeout_ms: int | None,
     lock_timeout_seconds: float,
+    keep_newer: bool = False,
 ) -> None:
     """Run one Alembic command in one transaction, under a transaction-scoped advisory lock.
 
@@ -75,6 +79,13 @@ def _locked(
                 raise MigrationLockTimeout(
                     f"another process has held the migration lock for {lock_timeout_seconds:g} s"
                 ) from None
+            if keep_newer and _is_newer(current := current_revision(connection)):
+                logger.info(
+                    "the schema is at revision %s, newer than this code's %s: left as it is",
+                    current,
+                    head_revision(),
+                )
+                return
             config = alembic_config(database_url)
             # Alembic runs inside this transaction (it sees one is open).
             config.attributes["connection"] = connection
@@ -105,14 +116,20 @@ def upgrade(
     *,
     statement_timeout_ms: int | None = None,
     lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS,
+    keep_newer: bool = False,
 ) -> None:
-    """Migrate to ``revision``; with ``statement_timeout_ms``, also make it the database's."""
+    """Migrate to ``revision``; with ``statement_timeout_ms``, also make it the database's.
+
+    ``keep_newer``: a schema at a revision these migrations do not know was migrated by a
+    newer release (a rolling deploy); leave it as it is instead of failing.
+    """
     _locked(
         database_url,
         "upgrade",
         revision,
         statement_timeout_ms=statement_timeout_ms,
         lock_timeout_seconds=lock_timeout_seconds,
+        keep_newer=keep_newer,
     )
 
 
@@ -135,6 +152,17 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    """Every revision this code's migrations define."""
+    scripts = ScriptDirectory.from_config(alembic_config("postgresql://"))
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def _is_newer(revision: str | None) -> bool:
+    """A revision these migrations do not know: a newer release's."""
+    return revision is not None and revision not in known_revisions()
+
+
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -144,11 +172,19 @@ _VERSION = text("SELECT version_num FROM alembic_version")
 
 
 class SqlAlchemyReadiness:
-    """Whether the database answers and its schema is the one this code expects."""
+    """Whether the database answers and its schema is one this code can work with.
+
+    That is this code's latest migration, or one it does not know: a newer release,
+    rolling out beside this one, has migrated further. Its migrations add before they
+    take away (README, "Deploying"), so the instances still running the older code stay
+    in service until they are replaced. A known older revision, or none, means this
+    code's migrations have not run yet.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._head = head_revision()
+        self._known = known_revisions()  # read once: probes come often
 
     async def problems(self) -> list[str]:
         try:
@@ -159,6 +195,6 @@ class SqlAlchemyReadiness:
                     current = (await connection.execute(_VERSION)).scalar()
         except Exception as error:  # any failure to reach it means "not ready"
             return [f"database unreachable ({type(error).__name__})"]
-        if current != self._head:
-            return [f"schema at revision {current}, expected {self._head}"]
-        return []
+        if current == self._head or (current is not None and current not in self._known):
+            return []
+        return [f"schema at revision {current}, expected {self._head}"]

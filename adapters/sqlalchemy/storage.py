@@ -16,9 +16,9 @@ class SqlAlchemyStorage:
     """Everything the PostgreSQL adapters share, with its start and its stop.
 
     Building it opens nothing (the engine connects on first use). ``start`` brings
-    the schema to head when asked to; ``stop`` closes the pool's connections. A
-    stopped storage may be used again: the command line runs each command in an
-    event loop of its own and stops the storage after each.
+    the schema to head when asked to (a newer release's schema is left alone); ``stop``
+    closes the pool's connections. A stopped storage may be used again: the command
+    line runs each command in an event loop of its own and stops the storage after each.
     """
 
     def __init__(
@@ -66,6 +66,8 @@ class SqlAlchemyStorage:
                 migrate.upgrade,
                 self._migration_url,
                 statement_timeout_ms=self._database_statement_timeout_ms,
+                # A newer release beside this one (a rolling deploy) may have migrated on.
+                keep_newer=True,
             )
 
     async def stop(self) -> None:

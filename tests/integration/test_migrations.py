@@ -1,5 +1,6 @@
 """The Alembic migrations against real PostgreSQL."""
 
+import logging
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -8,12 +9,15 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
 from psycopg import sql
 from sqlalchemy import create_engine, inspect, pool
 from sqlalchemy.engine import make_url
 
 from adapters.sqlalchemy import migrate
+from adapters.sqlalchemy.database import create_engine as create_async_engine
 from adapters.sqlalchemy.database import psycopg_url
+from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
 from adapters.sqlalchemy.tables import metadata
 
 
@@ -109,3 +113,46 @@ def test_upgrade_can_make_the_statement_timeout_the_databases_own(empty_database
         assert connection.execute("SHOW statement_timeout").fetchone() == ("4321ms",)
     assert before == ("0",)
     assert _tables(empty_database) == set(metadata.tables)
+
+
+def _set_revision(url: str, revision: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = %s", (revision,))
+
+
+async def _readiness_problems(url: str) -> list[str]:
+    engine = create_async_engine(url)
+    try:
+        return await SqlAlchemyReadiness(engine).problems()
+    finally:
+        await engine.dispose()
+
+
+async def test_ready_at_this_codes_head_and_not_before(empty_database: str) -> None:
+    assert await _readiness_problems(empty_database)  # no schema at all
+
+    migrate.upgrade(empty_database, "0003_password_reset_tokens")
+    behind = await _readiness_problems(empty_database)
+    migrate.upgrade(empty_database)
+
+    assert behind == [
+        f"schema at revision 0003_password_reset_tokens, expected {migrate.head_revision()}"
+    ]
+    assert await _readiness_problems(empty_database) == []
+
+
+async def test_a_newer_releases_schema_is_ready_and_left_alone_at_start(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A rolling deploy: the new release migrated past this code's head while this one
+    # still serves, or restarts.
+    migrate.upgrade(empty_database)
+    _set_revision(empty_database, "9999_from_a_newer_release")
+
+    with caplog.at_level(logging.INFO, logger="adapters.sqlalchemy.migrate"):
+        migrate.upgrade(empty_database, keep_newer=True)
+
+    assert await _readiness_problems(empty_database) == []
+    assert "9999_from_a_newer_release" in caplog.text
+    with pytest.raises(CommandError):  # asked for explicitly (db upgrade): an error
+        migrate.upgrade(empty_database)
