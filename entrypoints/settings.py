@@ -54,8 +54,11 @@ class Settings(BaseSettings):
     max_title_chars: int = Field(default=200, ge=1, le=200)
     max_content_chars: int = Field(default=32_000, ge=1)
 
-    # Password hashing: threads at most; None means one per CPU.
+    # Password hashing: threads at most; None shares the CPUs among the worker processes.
     password_hash_workers: int | None = Field(default=None, ge=1)
+    # Worker processes serving on this machine (uvicorn's variable; ``serve --workers``
+    # sets it for its workers).
+    web_concurrency: int = Field(default=1, ge=1)
 
     # Throttling (0 turns a limit off).
     login_max_failures_per_email: int = Field(default=5, ge=0)
@@ -129,4 +132,8 @@ class Settings(BaseSettings):
 
     @property
     def hash_workers(self) -> int:
-        return self.password_hash_workers or os.cpu_count() or 1
+        """Hashing threads per process: together, the processes hash on every CPU and no
+        more, since more threads than CPUs only make the other requests wait."""
+        if self.password_hash_workers:
+            return self.password_hash_workers
+        return max(1, (os.cpu_count() or 1) // self.web_concurrency)

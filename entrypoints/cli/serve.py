@@ -1,6 +1,7 @@
 """``memory-agent serve``: the API under uvicorn, with production defaults."""
 
 import argparse
+import os
 import signal
 from types import FrameType
 
@@ -41,6 +42,9 @@ def _check(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.reload:
+        # The workers inherit it: each takes its share of the CPUs for hashing.
+        os.environ["WEB_CONCURRENCY"] = str(args.workers)
     uvicorn.run(
         "entrypoints.http.app:production_app",
         factory=True,

@@ -1,12 +1,13 @@
 """The pwdlib adapter: Argon2id, bcrypt compatibility, and a bounded worker pool."""
 
 import asyncio
+import os
 import threading
 import time
 
 import bcrypt
 
-from adapters.password_hashing import PwdlibPasswordHasher
+from adapters.password_hashing import HASHING_NICENESS, PwdlibPasswordHasher
 
 
 async def test_hashes_are_argon2id_and_verify() -> None:
@@ -57,3 +58,17 @@ async def test_hashing_runs_off_the_event_loop_in_a_bounded_pool() -> None:
     assert peak == 2  # never wider than the pool, which is never wider than asked
     assert threading.get_ident() not in threads  # the event loop's thread stayed free
     hasher.close()
+
+
+def _niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def test_hashing_threads_yield_the_cpu_to_requests() -> None:
+    hasher = PwdlibPasswordHasher(workers=1)
+    try:
+        in_pool = await hasher._run(_niceness)
+    finally:
+        hasher.close()
+
+    assert in_pool == _niceness() + HASHING_NICENESS

@@ -40,6 +40,7 @@ def test_uvicorn_access_lines_have_nowhere_to_go() -> None:
 def test_serve_turns_uvicorn_access_log_off(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)  # serve sets it for its workers
     args = argparse.Namespace(host="127.0.0.1", port=8000, workers=1, reload=False)
 
     serve._serve(args, Settings())
