@@ -18,8 +18,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Added to the process's niceness for the hashing threads (Linux gives each thread its
-# own); 10 leaves them about a tenth of a CPU that requests also want.
-HASHING_NICENESS = 10
+# own); 5 leaves them about a quarter of a CPU that requests also want, so logins still
+# move during a storm (bench/RESULTS.md).
+HASHING_NICENESS = 5
 
 
 def _lower_this_threads_priority() -> None:
