@@ -1,5 +1,6 @@
 """Chat sessions and the messages in them."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -87,3 +88,11 @@ class Message:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+def one_chat(messages: Sequence[Message]) -> UUID:
+    """The chat all of ``messages`` (at least one) belong to; ValueError if several."""
+    chat_id = messages[0].chat_id
+    if any(m.chat_id != chat_id for m in messages):
+        raise ValueError("the messages of one chat were expected")
+    return chat_id

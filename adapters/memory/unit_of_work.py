@@ -10,7 +10,7 @@ from typing import Self, TypeVar
 from uuid import UUID
 
 from application.ports import IdempotentRecord
-from domain.chats import Chat, Message
+from domain.chats import Chat, Message, one_chat
 from domain.errors import ChatNotFound, EmailAlreadyRegistered, InvalidToken, UserNotFound
 from domain.paging import Order, Page, PageRequest, Position
 from domain.password_resets import ResetToken
@@ -187,9 +187,7 @@ class InMemoryMessageRepository:
     async def append(self, messages: Sequence[Message]) -> None:
         if not messages:
             return
-        chat_id = messages[0].chat_id
-        if any(m.chat_id != chat_id for m in messages):
-            raise ValueError("append() takes the messages of one chat")
+        chat_id = one_chat(messages)
         # The foreign keys the SQL schema enforces.
         chat = self._state.chats.get(chat_id)
         if chat is None:

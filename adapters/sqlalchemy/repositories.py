@@ -45,7 +45,7 @@ from adapters.sqlalchemy.tables import (
     users,
 )
 from application.ports import IdempotentRecord
-from domain.chats import Chat, Message, Role
+from domain.chats import Chat, Message, Role, one_chat
 from domain.paging import Order, Page, PageRequest, Position
 from domain.sessions import Caller, Session
 from domain.throttling import AttemptWindow
@@ -367,10 +367,7 @@ class SqlAlchemyMessageRepository:
     async def append(self, new: Sequence[Message]) -> None:
         if not new:
             return
-        chat_id = new[0].chat_id
-        if any(m.chat_id != chat_id for m in new):
-            raise ValueError("append() takes the messages of one chat")
-        parameters = {"chat_id": chat_id, "at": max(m.created_at for m in new)}
+        parameters = {"chat_id": one_chat(new), "at": max(m.created_at for m in new)}
         for n, message in enumerate(new):
             parameters.update(_MESSAGES.values(message, suffix=f"_{n}"))
         self._connection.write(_append(len(new)), parameters)

@@ -59,7 +59,7 @@ async def test_one_append_is_for_one_chat(
 ) -> None:
     elsewhere = Message(chat_id=uuid.uuid4(), user_id=saved_user.id, role=Role.USER, content="x")
     async with uow() as work:
-        with pytest.raises(ValueError, match="one chat"):
+        with pytest.raises(ValueError, match="messages of one chat"):
             await work.messages.append([_message(saved_chat), elsewhere])
 
 
