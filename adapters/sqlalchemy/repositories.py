@@ -53,8 +53,13 @@ from domain.users import User
 
 _USERS = RowMapping(users, User)
 _CHATS = RowMapping(chats, Chat)
+# A dictionary lookup, not Role(value): Enum's call costs more than the rest of a row.
+_ROLES = {role.value: role for role in Role}
 _MESSAGES = RowMapping(
-    messages, Message, load={"role": Role}, dump={"role": operator.attrgetter("value")}
+    messages,
+    Message,
+    load={"role": _ROLES.__getitem__},
+    dump={"role": operator.attrgetter("value")},
 )
 # The refresh token's hash stays in the store: it is looked up, never handed out.
 _SESSIONS = RowMapping(sessions, Session, omit={"refresh_hash"})
