@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +25,13 @@ HASHING_NICENESS = 5
 
 
 def _lower_this_threads_priority() -> None:
-    """Make the calling thread nicer, where the OS has per-thread priorities (Linux)."""
+    """Make the calling thread nicer. Only Linux gives a thread a priority of its own:
+    elsewhere a thread id is no process id, so the threads hash at the process's."""
+    if sys.platform != "linux":
+        return
     thread = threading.get_native_id()
-    # Where a thread has no priority of its own, it hashes at the process's.
-    with contextlib.suppress(OSError, AttributeError):
+    # Never fatal: an initializer that raises would break the pool for every hash.
+    with contextlib.suppress(Exception):
         niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
         os.setpriority(os.PRIO_PROCESS, thread, niceness)
 

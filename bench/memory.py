@@ -51,13 +51,15 @@ class WorkerMemory:
         self.phase = "start"  # set by the bench before each load, for the peak's attribution
 
     def workers(self) -> list[int]:
+        """The processes serving requests: the spawned workers, or the server itself when
+        it serves alone (one worker)."""
         children = _children(self._server_pid)
         spawned = []
         for pid in children:
             with contextlib.suppress(OSError):
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     spawned.append(pid)
-        return spawned or children
+        return spawned or [self._server_pid]
 
     def sample(self) -> None:
         for pid in self.workers():

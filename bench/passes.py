@@ -34,11 +34,12 @@ class Pass:
 
 
 def _settle(database_url: str, memory: WorkerMemory) -> None:
-    """The database vacuumed and checkpointed, the workers done with the last load."""
-    settle(database_url)
+    """The workers done with the last load, then the database vacuumed and checkpointed
+    (after the backlog's writes, not before them)."""
     waited = wait_until_idle(memory.workers())
     if waited > 1:
         log(f"  (waited {waited:.0f} s for the workers to finish the last load's backlog)")
+    settle(database_url)
 
 
 STORM_LOGIN = "POST /auth/login (login storm)"

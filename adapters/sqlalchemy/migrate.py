@@ -1,7 +1,9 @@
 """Schema migrations (Alembic) driven from code: the app's startup and the CLI use this."""
 
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -13,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.database import psycopg_url
+from adapters.sqlalchemy.tables import metadata
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every process of this app.
@@ -36,6 +39,11 @@ def alembic_config(database_url: str | URL) -> Config:
 
 class MigrationLockTimeout(RuntimeError):
     """Another process held the migration lock for longer than this one would wait."""
+
+
+class UnknownSchema(RuntimeError):
+    """The database's schema is at a revision these migrations do not know, and lacks
+    what this code needs: not a newer release's schema but someone else's."""
 
 
 def _locked(
@@ -80,7 +88,13 @@ def _locked(
                     f"another process has held the migration lock for {lock_timeout_seconds:g} s"
                 ) from None
             if keep_newer and _is_newer(current := current_revision(connection)):
-                logger.info(
+                missing = missing_columns(connection.execute(_COLUMNS).all())
+                if missing:
+                    raise UnknownSchema(
+                        f"the schema is at revision {current}, which these migrations do not "
+                        f"know, and lacks {', '.join(missing)}: is DATABASE_URL right?"
+                    )
+                logger.warning(
                     "the schema is at revision %s, newer than this code's %s: left as it is",
                     current,
                     head_revision(),
@@ -159,8 +173,27 @@ def known_revisions() -> set[str]:
 
 
 def _is_newer(revision: str | None) -> bool:
-    """A revision these migrations do not know: a newer release's."""
+    """A revision these migrations do not know: a newer release's, if the schema has what
+    this code needs (``missing_columns``)."""
     return revision is not None and revision not in known_revisions()
+
+
+_COLUMNS = text(
+    "SELECT table_name, column_name FROM information_schema.columns "
+    "WHERE table_schema = current_schema()"
+)
+
+
+def missing_columns(found: Iterable[Sequence[Any]]) -> list[str]:
+    """``table.column`` this code's tables need that are not among ``found`` (rows of
+    ``_COLUMNS``). A newer release adds before it takes away, so its schema lacks none."""
+    present = {(table, column) for table, column in found}
+    return [
+        f"{table.name}.{column.name}"
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if (table.name, column.name) not in present
+    ]
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -174,7 +207,8 @@ _VERSION = text("SELECT version_num FROM alembic_version")
 class SqlAlchemyReadiness:
     """Whether the database answers and its schema is one this code can work with.
 
-    That is this code's latest migration, or one it does not know: a newer release,
+    That is this code's latest migration, or one it does not know but with every table
+    and column this code uses: a newer release,
     rolling out beside this one, has migrated further. Its migrations add before they
     take away (README, "Deploying"), so the instances still running the older code stay
     in service until they are replaced. A known older revision, or none, means this
@@ -195,6 +229,16 @@ class SqlAlchemyReadiness:
                     current = (await connection.execute(_VERSION)).scalar()
         except Exception as error:  # any failure to reach it means "not ready"
             return [f"database unreachable ({type(error).__name__})"]
-        if current == self._head or (current is not None and current not in self._known):
+        if current == self._head:
             return []
-        return [f"schema at revision {current}, expected {self._head}"]
+        if current is None or current in self._known:
+            return [f"schema at revision {current}, expected {self._head}"]
+        # Unknown: a newer release's, if it has everything this code needs.
+        try:
+            async with self._engine.connect() as connection:
+                missing = missing_columns((await connection.execute(_COLUMNS)).all())
+        except Exception as error:
+            return [f"database unreachable ({type(error).__name__})"]
+        if missing:
+            return [f"schema at unknown revision {current}, lacking {', '.join(missing)}"]
+        return []

@@ -149,10 +149,27 @@ async def test_a_newer_releases_schema_is_ready_and_left_alone_at_start(
     migrate.upgrade(empty_database)
     _set_revision(empty_database, "9999_from_a_newer_release")
 
-    with caplog.at_level(logging.INFO, logger="adapters.sqlalchemy.migrate"):
+    with caplog.at_level(logging.WARNING, logger="adapters.sqlalchemy.migrate"):
         migrate.upgrade(empty_database, keep_newer=True)
 
     assert await _readiness_problems(empty_database) == []
     assert "9999_from_a_newer_release" in caplog.text
     with pytest.raises(CommandError):  # asked for explicitly (db upgrade): an error
         migrate.upgrade(empty_database)
+
+
+async def test_an_unknown_schema_lacking_this_codes_columns_is_not_taken_for_newer(
+    empty_database: str,
+) -> None:
+    # Another app's database, or a wrong stamp: a revision nobody here knows, and a
+    # table this code needs without one of its columns.
+    migrate.upgrade(empty_database)
+    _set_revision(empty_database, "someone_elses_revision")
+    with psycopg.connect(empty_database, autocommit=True) as connection:
+        connection.execute("ALTER TABLE messages DROP COLUMN content")
+
+    assert await _readiness_problems(empty_database) == [
+        "schema at unknown revision someone_elses_revision, lacking messages.content"
+    ]
+    with pytest.raises(migrate.UnknownSchema, match=r"messages\.content"):
+        migrate.upgrade(empty_database, keep_newer=True)
