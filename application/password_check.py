@@ -18,6 +18,16 @@ def client_subject(client: str) -> str:
     return f"login-client:{client}"
 
 
+async def install_password(uow: UnitOfWork, user: User, password_hash: str) -> None:
+    """Give ``user`` a password they did not prove with the old one (a reset by e-mail,
+    the operator): the new hash, every session ended, and the account's failed checks
+    forgiven, so an account locked by someone's guesses opens for its owner. The caller
+    commits."""
+    await uow.users.update_password_hash(user.id, password_hash)
+    await uow.sessions.revoke_all(user.id)
+    await uow.attempts.clear(account_subject(user.email))
+
+
 class PasswordCheck:
     """Verify a password (login, account deletion, password change), counted before it runs.
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from application.attempts import reserve_attempt
-from application.password_check import account_subject
+from application.password_check import install_password
 from application.ports import EmailMessage, EmailRule, EmailSender, PasswordHasher, UnitOfWork
 from domain.errors import (
     EmailNotSent,
@@ -182,9 +182,5 @@ class ResetPassword:
             user_id = await uow.reset_tokens.consume(digest, datetime.now(UTC))
             if user_id is None:  # spent by a concurrent confirmation, or expired meanwhile
                 raise InvalidResetToken()
-            await uow.users.update_password_hash(user_id, password_hash)
-            await uow.sessions.revoke_all(user_id)
-            # Whoever holds the token holds the mailbox: the wrong guesses that locked the
-            # account (perhaps someone else's) no longer stand between its owner and it.
-            await uow.attempts.clear(account_subject(user.email))
+            await install_password(uow, user, password_hash)
             await uow.commit()

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from uuid import UUID
 
-from application.password_check import PasswordCheck
+from application.password_check import PasswordCheck, install_password
 from application.ports import PasswordHasher, UnitOfWork
 from domain.chats import Chat, Message
 from domain.errors import InvalidToken, UserNotFound, WrongPassword
@@ -141,7 +141,8 @@ class SetPassword:
 
     Rules: the password passes the policy (``InvalidInput``); only a hash of it,
     normalised (NFKC), is stored; every session of the user ends, so they sign in
-    again with the new password.
+    again with the new password; the account's failed password checks are forgiven
+    (a locked account opens).
     """
 
     def __init__(
@@ -159,6 +160,5 @@ class SetPassword:
         self._policy.check(password, email=user.email)
         new_hash = await self._hasher.hash(normalize_password(password))
         async with self._uow() as uow:
-            await uow.users.update_password_hash(user_id, new_hash)
-            await uow.sessions.revoke_all(user_id)
+            await install_password(uow, user, new_hash)
             await uow.commit()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from application.auth import ThrottlePolicy
 from application.password_check import PasswordCheck
 from application.sessions import RefreshSession, SessionTokens
 from application.users import ChangePassword, SetPassword
@@ -23,7 +24,7 @@ from domain.paging import PageRequest
 from domain.passwords import PasswordPolicy
 from domain.sessions import Caller
 from domain.throttling import Limit
-from tests.unit.conftest import COMMON_PASSWORDS, PASSWORD, App, memory_uow
+from tests.unit.conftest import COMMON_PASSWORDS, PASSWORD, App, build_app, memory_uow
 
 EMAIL = "alice@example.com"
 HOUR = timedelta(hours=1)
@@ -229,6 +230,23 @@ async def test_the_operator_sets_a_password_and_every_session_ends(app: App) -> 
     await app.login.execute(email=EMAIL, password=NEW_PASSWORD)
     with pytest.raises(UserNotFound):
         await set_password.execute(user_id=new_id(), password=NEW_PASSWORD)
+
+
+async def test_a_password_set_by_the_operator_opens_a_locked_account() -> None:
+    app = build_app(ThrottlePolicy(login_per_email=Limit(2, timedelta(hours=1))))
+    here = await app.register.execute(email=EMAIL, password=PASSWORD)
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            await app.login.execute(email=EMAIL, password="somebody else's guess")
+    with pytest.raises(TooManyAttempts):
+        await app.login.execute(email=EMAIL, password=PASSWORD)
+    set_password = SetPassword(
+        memory_uow(app.store), app.hasher, PasswordPolicy(common=COMMON_PASSWORDS)
+    )
+
+    await set_password.execute(user_id=_caller(app, here).user_id, password=NEW_PASSWORD)
+
+    await app.login.execute(email=EMAIL, password=NEW_PASSWORD)
 
 
 async def test_deleting_the_account_ends_its_sessions(app: App) -> None:
