@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # GET /metrics exists only when set, and answers only "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+    # FastAPI's own OpenTelemetry spans, metrics and logs, for a process that configures
+    # an OpenTelemetry SDK; off, no request pays for looking for one.
+    telemetry_enabled: bool = False
     # /docs, /redoc and /openapi.json; unset: on, except with APP_ENV=production.
     docs_enabled: bool | None = None
     idempotency_retention_hours: int = Field(default=24, ge=24)

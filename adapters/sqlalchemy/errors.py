@@ -1,5 +1,6 @@
 """Translate database failures into domain errors, in one place."""
 
+import psycopg
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -58,6 +59,8 @@ def translate(error: BaseException) -> DomainError | None:
         return ServiceUnavailable()
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return ServiceUnavailable()
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return ServiceUnavailable()  # a checkout's connect: the pool does not wrap its errors
     if isinstance(error, OSError):  # refused or reset before the driver wrapped it
         return ServiceUnavailable()
     return None

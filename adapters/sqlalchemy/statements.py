@@ -29,6 +29,8 @@ PostgreSQL, not into the statements. ``Statements`` spends them carefully:
   the parameters to psycopg directly. SQLAlchemy still writes every statement (from the
   tables, with its bind casts); what it no longer does per call (cache lookup, the
   greenlet hop, result objects) cost more than psycopg itself on the busiest routes.
+  For the same reason a unit of work holds the pool's connection itself; SQLAlchemy's
+  ``Connection`` around it is made only for a statement that needs it (``execute``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -37,11 +39,13 @@ from typing import Any, TypeVarTuple, cast, overload
 
 import psycopg
 from sqlalchemy import CursorResult, Executable
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import ExecutableReturnsRows, TypedReturnsRows
+from sqlalchemy.util import greenlet_spawn
 
 Ts = TypeVarTuple("Ts")
 
@@ -94,11 +98,33 @@ def precompile(statement: ExecutableReturnsRows) -> Precompiled:
 class Statements:
     """One pooled connection: reads go out at once, writes wait for ``flush``/``commit``."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-        self._driver: psycopg.AsyncConnection[Any] | None = None
+    def __init__(self, engine: AsyncEngine, pooled: PoolProxiedConnection) -> None:
+        self._engine = engine
+        self._pooled = pooled
+        self._driver = cast("psycopg.AsyncConnection[Any]", pooled.driver_connection)
+        # One cursor for the statements sent one at a time: a cursor per statement was
+        # a measurable share of a short request.
+        self._cursor = self._driver.cursor()
+        self._core: AsyncConnection | None = None  # made on first use; see _connection
         self._queued: list[tuple[Executable | Precompiled, Parameters]] = []
         self._in_transaction = False
+
+    @property
+    def _connection(self) -> AsyncConnection:
+        """SQLAlchemy's connection over the same pooled connection, made when a statement
+        needs SQLAlchemy's execution path (``execute``): the hot statements never do."""
+        if self._core is None:
+            self._core = AsyncConnection(
+                self._engine, Connection(self._engine.sync_engine, connection=self._pooled)
+            )
+        return self._core
+
+    async def close(self) -> None:
+        """Give the connection back to the pool, rolling back an open transaction."""
+        if self._core is not None:
+            await self._core.close()
+        else:
+            await greenlet_spawn(self._pooled.close)
 
     # A DML statement with RETURNING matches both: the first, which wins, is the right one.
     @overload
@@ -132,12 +158,11 @@ class Statements:
         """The rows of a precompiled query, or of a write with RETURNING, sent at once."""
         if self._queued or statement.writes:
             await self._begin_and_flush()
-        driver = await self._driver_connection()
         try:
-            cursor = await driver.execute(statement.sql, parameters)
-            return await cursor.fetchall()
+            await self._cursor.execute(statement.sql, parameters)
+            return await self._cursor.fetchall()
         except psycopg.Error as error:
-            raise await self._wrapped(driver, error) from error
+            raise await self._wrapped(error) from error
 
     def write(
         self, statement: Precompiled, parameters: dict[str, Any] | Sequence[dict[str, Any]]
@@ -153,12 +178,11 @@ class Statements:
         """Run ``statement`` alone, in autocommit: it is committed when this returns."""
         if self._queued or self._in_transaction:
             raise RuntimeError("fetch_committed() runs before anything else is written")
-        driver = await self._driver_connection()
         try:
-            cursor = await driver.execute(statement.sql, parameters)
-            return await cursor.fetchall()
+            await self._cursor.execute(statement.sql, parameters)
+            return await self._cursor.fetchall()
         except psycopg.Error as error:
-            raise await self._wrapped(driver, error) from error
+            raise await self._wrapped(error) from error
 
     async def begin(self) -> None:
         """Open the transaction now (with any writes queued so far): one round trip."""
@@ -176,12 +200,12 @@ class Statements:
         if not self._in_transaction:
             return
         self._in_transaction = False
-        driver = await self._driver_connection()
         try:
-            await driver.execute(b"ROLLBACK")
+            await self._driver.execute(b"ROLLBACK")
         except psycopg.Error as error:
-            raise await self._wrapped(driver, error) from error
-        await self._connection.rollback()  # SQLAlchemy's bookkeeping; no round trip
+            raise await self._wrapped(error) from error
+        if self._core is not None:
+            await self._core.rollback()  # SQLAlchemy's bookkeeping; no round trip
 
     async def commit(self) -> None:
         """BEGIN (unless open), the queued writes and COMMIT: one round trip.
@@ -198,7 +222,8 @@ class Statements:
                 return
             self._queued.append((statement, parameters))  # many rows: a transaction
         await self._send(commit=True)
-        await self._connection.commit()  # SQLAlchemy's bookkeeping; no round trip
+        if self._core is not None:
+            await self._core.commit()  # SQLAlchemy's bookkeeping; no round trip
 
     async def _run_alone(
         self, statement: Executable | Precompiled, parameters: Mapping[str, Any] | None
@@ -207,11 +232,10 @@ class Statements:
             await self._connection.execute(statement, parameters)
             await self._connection.commit()  # SQLAlchemy's bookkeeping; no round trip
             return
-        driver = await self._driver_connection()
         try:
-            await driver.execute(statement.sql, parameters)
+            await self._cursor.execute(statement.sql, parameters)
         except psycopg.Error as error:
-            raise await self._wrapped(driver, error) from error
+            raise await self._wrapped(error) from error
 
     async def _begin_and_flush(self) -> None:
         if self._queued or not self._in_transaction:
@@ -220,7 +244,7 @@ class Statements:
     async def _send(self, *, commit: bool) -> None:
         """BEGIN if needed, the queue, COMMIT if asked, all in one pipeline (one round trip)."""
         queued, self._queued = self._queued, []
-        driver = await self._driver_connection()
+        driver = self._driver
         try:
             async with driver.pipeline():
                 # BEGIN and COMMIT straight to psycopg: SQLAlchemy adds nothing to them
@@ -239,19 +263,11 @@ class Statements:
                     await driver.execute(b"COMMIT")
         except psycopg.Error as error:
             # Raised by the pipeline's sync, outside SQLAlchemy.
-            raise await self._wrapped(driver, error) from error
+            raise await self._wrapped(error) from error
         if commit:
             self._in_transaction = False
 
-    async def _driver_connection(self) -> "psycopg.AsyncConnection[Any]":
-        if self._driver is None:
-            raw = await self._connection.get_raw_connection()
-            self._driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
-        return self._driver
-
-    async def _wrapped(
-        self, driver: "psycopg.AsyncConnection[Any]", error: psycopg.Error
-    ) -> StatementError:
+    async def _wrapped(self, error: psycopg.Error) -> StatementError:
         """A psycopg error as SQLAlchemy would have raised it, so ``errors.translate`` knows it.
 
         A broken connection means the server went away (a restart, a failover): every
@@ -260,12 +276,14 @@ class Statements:
         not only this one; otherwise each idle connection left in the pool fails one more
         request, spread over as long as the pool takes to hand them all out.
         """
-        broken = driver.broken or driver.closed
+        broken = self._driver.broken or self._driver.closed
         if broken:
-            raw = await self._connection.get_raw_connection()
             # Pool._invalidate: the call SQLAlchemy's Connection makes on a disconnect.
-            self._connection.sync_engine.pool._invalidate(raw, error, _checkin=False)
-            await self._connection.invalidate(error)
+            self._engine.sync_engine.pool._invalidate(self._pooled, error, _checkin=False)
+            if self._core is not None:
+                await self._core.invalidate(error)
+            else:
+                await greenlet_spawn(self._pooled.invalidate, error)
         return DBAPIError.instance(
             None, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=broken
         )

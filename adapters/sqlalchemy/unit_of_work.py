@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.database import ConnectionQueue
 from adapters.sqlalchemy.errors import translate
@@ -47,22 +47,23 @@ class SqlAlchemyUnitOfWork:
         self._engine = engine
         self._queue = queue
         self._turn: asyncio.Semaphore | None = None
-        self._connection: AsyncConnection | None = None
+        self._connection: Statements | None = None
 
     async def __aenter__(self) -> Self:
         try:
             if self._queue is not None:
                 self._turn = await self._queue.enter()
-            # In autocommit mode (database.create_engine): transactions are opened
-            # explicitly, only when needed (see Statements).
-            self._connection = await self._engine.connect()
+            # The pool's connection itself, not SQLAlchemy's Connection around it: the
+            # hot statements go to psycopg directly (see Statements). In autocommit mode
+            # (database.create_engine): transactions are opened only when needed.
+            pooled = await self._engine.raw_connection()
         except BaseException as error:
             # Cancelled while waiting or connecting, too: the turn goes back to the queue.
             await self._close()
             if isinstance(error, Exception):
                 raise (translate(error) or error) from error
             raise
-        self._statements = Statements(self._connection)
+        self._connection = self._statements = Statements(self._engine, pooled)
         self.users = SqlAlchemyUserRepository(self._statements)
         self.chats = SqlAlchemyChatRepository(self._statements)
         self.messages = SqlAlchemyMessageRepository(self._statements)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from entrypoints.container import Container, start, stop
 from entrypoints.http.client_address import parse_networks
@@ -21,6 +22,8 @@ from entrypoints.http.problems import install_problem_handlers, problems
 from entrypoints.http.routes import auth, chats, health, messages, users
 from entrypoints.logs import configure_logging
 from entrypoints.settings import InsecureSettings, Settings
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -45,6 +48,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         version="0.1.0",
         summary="Users, chat sessions and messages: the base of a personal memory agent.",
         lifespan=lifespan,
+        telemetry=None if settings.telemetry_enabled else _NO_TELEMETRY,
         # Interactive docs and the schema: on while developing, off in production unless
         # DOCS_ENABLED says otherwise.
         docs_url="/docs" if settings.docs_on else None,
@@ -56,7 +60,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
 
     install_problem_handlers(app)
-    for router in (auth.router, chats.router, messages.router, users.router):
+    # Routes are matched in order, one pattern after another: the busiest come first.
+    for router in (messages.router, chats.router, auth.router, users.router):
         # A body that is not JSON at all is 400; anything can be too large (413).
         app.include_router(router, responses=problems(400, 413))
     app.include_router(health.router)

@@ -71,7 +71,7 @@ def test_each_event_loop_gets_its_own_turns() -> None:
 class _HangingEngine:
     """An engine whose connect never finishes, as with a database that stopped answering."""
 
-    async def connect(self) -> None:
+    async def raw_connection(self) -> None:
         await asyncio.sleep(3600)
 
 
