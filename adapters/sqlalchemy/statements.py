@@ -95,6 +95,21 @@ def precompile(statement: ExecutableReturnsRows) -> Precompiled:
     )
 
 
+def _cursor_of(
+    pooled: PoolProxiedConnection, driver: "psycopg.AsyncConnection[Any]"
+) -> "psycopg.AsyncCursor[Any]":
+    """The cursor for statements sent one at a time, made once per database connection.
+
+    A cursor per statement, even per checkout, was a measurable share of a short request.
+    The pool's ``info`` lives as long as the database connection behind it (it is
+    cleared when that is replaced), and the identity check covers the rest.
+    """
+    cursor = pooled.info.get("statements_cursor")
+    if cursor is None or cursor.connection is not driver:
+        cursor = pooled.info["statements_cursor"] = driver.cursor()
+    return cast("psycopg.AsyncCursor[Any]", cursor)
+
+
 class Statements:
     """One pooled connection: reads go out at once, writes wait for ``flush``/``commit``."""
 
@@ -102,9 +117,7 @@ class Statements:
         self._engine = engine
         self._pooled = pooled
         self._driver = cast("psycopg.AsyncConnection[Any]", pooled.driver_connection)
-        # One cursor for the statements sent one at a time: a cursor per statement was
-        # a measurable share of a short request.
-        self._cursor = self._driver.cursor()
+        self._cursor = _cursor_of(pooled, self._driver)
         self._core: AsyncConnection | None = None  # made on first use; see _connection
         self._queued: list[tuple[Executable | Precompiled, Parameters]] = []
         self._in_transaction = False
