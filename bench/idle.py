@@ -1,8 +1,12 @@
-"""Waiting for the API's workers to go idle, so that one load's backlog doesn't slow the next.
+"""The API's workers' CPU time: waiting for them to go idle, and what a load cost them.
 
 wrk stops sending when its time is up, but requests it left queued are still served:
 after a login load that is seconds of Argon2 hashing. A load started meanwhile would be
 measured against that leftover work.
+
+The CPU the workers spend per request is the steadier figure on a shared machine:
+requests per second move with whatever else runs (the ceiling too), the work a request
+takes much less.
 """
 
 import contextlib
@@ -21,6 +25,11 @@ def _cpu_ticks(pid: int) -> int:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return 0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time ``pids`` have used so far, together, in seconds."""
+    return sum(_cpu_ticks(pid) for pid in pids) / _TICKS_PER_SECOND
 
 
 def wait_until_idle(

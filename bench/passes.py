@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.config import Config
 from bench.database import run_pgbench, settle
-from bench.idle import wait_until_idle
+from bench.idle import cpu_seconds, wait_until_idle
 from bench.log import loadavg, log
 from bench.memory import WorkerMemory
 from bench.parsing import PgbenchResult, WrkResult, parse_wrk
@@ -21,9 +21,15 @@ class Row:
     endpoint: str
     connections: int
     runs: list[WrkResult] = field(default_factory=list)
+    # The workers' CPU time per answered request, in µs, one figure per run.
+    cpu_us_per_request: list[float] = field(default_factory=list)
 
     def median(self, figure: str) -> float:
         return float(statistics.median(float(getattr(r, figure)) for r in self.runs))
+
+    def median_cpu_us(self) -> float | None:
+        cpu = self.cpu_us_per_request
+        return float(statistics.median(cpu)) if cpu else None
 
 
 @dataclass
@@ -70,13 +76,18 @@ def load_pass(
             )
             _settle(database_url, memory)
             memory.phase = f"{endpoint.label} c={connections}"
+            workers = memory.workers()
+            cpu_before = cpu_seconds(workers)
             result = run_wrk(command, config.duration)
-            rows.setdefault(
-                (endpoint.label, connections), Row(endpoint.label, connections)
-            ).runs.append(result)
+            wait_until_idle(workers)  # what wrk left queued is part of this load's cost
+            cpu_us = (cpu_seconds(workers) - cpu_before) / max(result.requests, 1) * 1e6
+            row = rows.setdefault((endpoint.label, connections), Row(endpoint.label, connections))
+            row.runs.append(result)
+            row.cpu_us_per_request.append(cpu_us)
             log(
                 f"  {endpoint.label} c={connections}: {result.rps:.0f} req/s, "
-                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}"
+                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}, "
+                f"workers' CPU {cpu_us:.0f} µs/request"
             )
     if config.storm:
         login, login_script = scripts["login"]

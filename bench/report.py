@@ -23,6 +23,7 @@ def table_rows(
             "p99_ms": None,
             "errors": 0,
             "ratio_to_pgbench": 1.0,
+            "worker_cpu_us_per_request": None,
         }
     ]
     for row in rows.values():
@@ -37,6 +38,7 @@ def table_rows(
                 "errors": row.median("errors"),
                 "max_errors": max(r.errors for r in row.runs),
                 "ratio_to_pgbench": rps / ceiling if ceiling else None,
+                "worker_cpu_us_per_request": row.median_cpu_us(),
                 "runs": [asdict(r) for r in row.runs],
             }
         )
@@ -44,7 +46,16 @@ def table_rows(
 
 
 def render(table: list[dict[str, Any]]) -> str:
-    header = ("endpoint", "conns", "req/s", "p50 ms", "p99 ms", "errors", "vs pgbench")
+    header = (
+        "endpoint",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "vs pgbench",
+        "CPU µs/req",
+    )
     lines = [
         (
             row["endpoint"],
@@ -54,6 +65,7 @@ def render(table: list[dict[str, Any]]) -> str:
             _fmt(row["p99_ms"]),
             _fmt(row["errors"], 0),
             _fmt(row["ratio_to_pgbench"], 2),
+            _fmt(row.get("worker_cpu_us_per_request"), 0),
         )
         for row in table
     ]

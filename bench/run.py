@@ -19,7 +19,8 @@ What one invocation does, everything bounded in time and only towards 127.0.0.1:
 4. before pgbench and before each load, vacuums ``chats`` and ``messages`` and runs a
    checkpoint (``settle``), so that one load's dead rows and WAL don't slow the next;
    samples each uvicorn worker's RSS from ``/proc`` throughout (``bench.memory``);
-5. prints one table of medians over the passes and writes it as JSON to
+5. prints one table of medians over the passes, the workers' CPU time per request
+   among them (``bench.idle``), and writes it as JSON to
    ``bench/results/<timestamp>.json`` (``bench.report``); stops the server and drops
    the database, also on failure.
 

@@ -1,12 +1,14 @@
-"""wait_until_idle: the bench waits for the workers' backlog, and no longer than its limit."""
+"""The workers' CPU: the bench waits for their backlog (no longer than its limit) and
+counts what a load cost them."""
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from bench.idle import wait_until_idle
+from bench.idle import cpu_seconds, wait_until_idle
 
 
 @pytest.fixture
@@ -35,3 +37,13 @@ def test_an_idle_worker_is_not_waited_for_until_the_limit(sleeping: int) -> None
 
 def test_a_busy_worker_is_waited_for_until_the_limit(spinning: int) -> None:
     assert wait_until_idle([spinning], window=0.2, limit=1) >= 1
+
+
+def test_cpu_time_grows_while_a_worker_works_and_not_while_it_sleeps(
+    spinning: int, sleeping: int
+) -> None:
+    busy, idle = cpu_seconds([spinning]), cpu_seconds([sleeping])
+    time.sleep(0.5)
+    assert cpu_seconds([spinning]) - busy > 0.1
+    assert cpu_seconds([sleeping]) - idle < 0.05
+    assert cpu_seconds([spinning, sleeping]) >= cpu_seconds([spinning])
