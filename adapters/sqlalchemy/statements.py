@@ -290,7 +290,9 @@ class Statements:
         request, spread over as long as the pool takes to hand them all out.
         """
         broken = self._driver.broken or self._driver.closed
-        if broken:
+        # Invalidated once: a second failure on it (the rollback after the first) must
+        # not mark the pool's newer connections stale again.
+        if broken and self._pooled.is_valid:
             # Pool._invalidate: the call SQLAlchemy's Connection makes on a disconnect.
             self._engine.sync_engine.pool._invalidate(self._pooled, error, _checkin=False)
             if self._core is not None:

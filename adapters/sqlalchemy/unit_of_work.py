@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from adapters.sqlalchemy.database import ConnectionQueue
 from adapters.sqlalchemy.errors import translate
@@ -47,7 +48,7 @@ class SqlAlchemyUnitOfWork:
         self._engine = engine
         self._queue = queue
         self._turn: asyncio.Semaphore | None = None
-        self._connection: Statements | None = None
+        self._statements: Statements | None = None
 
     async def __aenter__(self) -> Self:
         try:
@@ -57,20 +58,26 @@ class SqlAlchemyUnitOfWork:
             # hot statements go to psycopg directly (see Statements). In autocommit mode
             # (database.create_engine): transactions are opened only when needed.
             pooled = await self._engine.raw_connection()
+            try:
+                self._statements = Statements(self._engine, pooled)
+            except BaseException:
+                await greenlet_spawn(pooled.close)
+                raise
         except BaseException as error:
             # Cancelled while waiting or connecting, too: the turn goes back to the queue.
             await self._close()
             if isinstance(error, Exception):
                 raise (translate(error) or error) from error
             raise
-        self._connection = self._statements = Statements(self._engine, pooled)
-        self.users = SqlAlchemyUserRepository(self._statements)
-        self.chats = SqlAlchemyChatRepository(self._statements)
-        self.messages = SqlAlchemyMessageRepository(self._statements)
-        self.sessions = SqlAlchemySessionRepository(self._statements)
-        self.idempotency = SqlAlchemyIdempotencyStore(self._statements)
-        self.attempts = SqlAlchemyAttemptCounter(self._statements)
-        self.reset_tokens = SqlAlchemyResetTokenRepository(self._statements)
+        statements = self._statements
+        assert statements is not None
+        self.users = SqlAlchemyUserRepository(statements)
+        self.chats = SqlAlchemyChatRepository(statements)
+        self.messages = SqlAlchemyMessageRepository(statements)
+        self.sessions = SqlAlchemySessionRepository(statements)
+        self.idempotency = SqlAlchemyIdempotencyStore(statements)
+        self.attempts = SqlAlchemyAttemptCounter(statements)
+        self.reset_tokens = SqlAlchemyResetTokenRepository(statements)
         return self
 
     async def __aexit__(
@@ -88,37 +95,39 @@ class SqlAlchemyUnitOfWork:
             raise domain_error from exc
 
     async def commit(self) -> None:
-        assert self._connection is not None, "commit() outside 'async with'"
+        statements = self._statements
+        assert statements is not None, "commit() outside 'async with'"
         try:
-            await self._statements.commit()
+            await statements.commit()
         except Exception as error:
             raise (translate(error) or error) from error
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """BEGIN now; ``commit`` inside ends it, leaving without one rolls it back."""
-        assert self._connection is not None, "transaction() outside 'async with'"
+        statements = self._statements
+        assert statements is not None, "transaction() outside 'async with'"
         try:
-            await self._statements.begin()
+            await statements.begin()
         except Exception as error:
             raise (translate(error) or error) from error
         try:
             yield
         except Exception:
-            if self._statements.in_transaction:
+            if statements.in_transaction:
                 # The block's error is the one to report; closing rolls back at worst.
                 with contextlib.suppress(Exception):
-                    await self._statements.rollback()
+                    await statements.rollback()
             raise
-        if self._statements.in_transaction:
+        if statements.in_transaction:
             # Left without commit: roll back now, so the unit of work stays usable.
             try:
-                await self._statements.rollback()
+                await statements.rollback()
             except Exception as error:
                 raise (translate(error) or error) from error
 
     async def _close(self) -> None:
-        connection, self._connection = self._connection, None
+        connection, self._statements = self._statements, None
         turn, self._turn = self._turn, None
         try:
             if connection is not None:

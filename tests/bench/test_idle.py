@@ -43,7 +43,9 @@ def test_cpu_time_grows_while_a_worker_works_and_not_while_it_sleeps(
     spinning: int, sleeping: int
 ) -> None:
     busy, idle = cpu_seconds([spinning]), cpu_seconds([sleeping])
-    time.sleep(0.5)
-    assert cpu_seconds([spinning]) - busy > 0.1
+    deadline = time.monotonic() + 10  # a loaded machine gives the spinner less
+    while cpu_seconds([spinning]) - busy < 0.2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cpu_seconds([spinning]) - busy >= 0.2
     assert cpu_seconds([sleeping]) - idle < 0.05
     assert cpu_seconds([spinning, sleeping]) >= cpu_seconds([spinning])

@@ -3,11 +3,14 @@ both stores share is in tests/contract/)."""
 
 import asyncio
 import uuid
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -287,3 +290,27 @@ async def test_an_error_inside_a_transaction_rolls_it_back(uow: UowFactory) -> N
 
     async with uow() as work:
         assert await work.users.get(user.id) is None
+
+
+async def test_a_connection_dropped_inside_a_transaction_is_given_up_once(
+    database_url: str, engine: AsyncEngine, uow: UowFactory, saved_user: User
+) -> None:
+    """The read fails, then the rollback on the same dead connection fails too: the
+    connection is invalidated the first time only, and the pool serves the next request."""
+    backends: list[int] = []
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        backends.append(dbapi_connection.driver_connection.info.backend_pid)
+
+    event.listen(engine.sync_engine.pool, "checkout", checkout)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ServiceUnavailable):
+            async with uow() as work, work.transaction():
+                with psycopg.connect(database_url, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", [backends[-1]])
+                await work.users.get(saved_user.id)
+    assert [str(w.message) for w in caught if "invalidate" in str(w.message)] == []
+
+    async with uow() as work:
+        assert await work.users.get(saved_user.id) == saved_user
