@@ -43,12 +43,13 @@ class SqlAlchemyUnitOfWork:
     idempotency: SqlAlchemyIdempotencyStore
     attempts: SqlAlchemyAttemptCounter
     reset_tokens: SqlAlchemyResetTokenRepository
+    _statements: Statements
 
     def __init__(self, engine: AsyncEngine, queue: ConnectionQueue | None = None) -> None:
         self._engine = engine
         self._queue = queue
         self._turn: asyncio.Semaphore | None = None
-        self._statements: Statements | None = None
+        self._entered: Statements | None = None  # until __aexit__
 
     async def __aenter__(self) -> Self:
         try:
@@ -59,7 +60,7 @@ class SqlAlchemyUnitOfWork:
             # (database.create_engine): transactions are opened only when needed.
             pooled = await self._engine.raw_connection()
             try:
-                self._statements = Statements(self._engine, pooled)
+                self._statements = self._entered = Statements(self._engine, pooled)
             except BaseException:
                 await greenlet_spawn(pooled.close)
                 raise
@@ -70,7 +71,6 @@ class SqlAlchemyUnitOfWork:
                 raise (translate(error) or error) from error
             raise
         statements = self._statements
-        assert statements is not None
         self.users = SqlAlchemyUserRepository(statements)
         self.chats = SqlAlchemyChatRepository(statements)
         self.messages = SqlAlchemyMessageRepository(statements)
@@ -95,7 +95,7 @@ class SqlAlchemyUnitOfWork:
             raise domain_error from exc
 
     async def commit(self) -> None:
-        statements = self._statements
+        statements = self._entered
         assert statements is not None, "commit() outside 'async with'"
         try:
             await statements.commit()
@@ -105,7 +105,7 @@ class SqlAlchemyUnitOfWork:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """BEGIN now; ``commit`` inside ends it, leaving without one rolls it back."""
-        statements = self._statements
+        statements = self._entered
         assert statements is not None, "transaction() outside 'async with'"
         try:
             await statements.begin()
@@ -127,7 +127,7 @@ class SqlAlchemyUnitOfWork:
                 raise (translate(error) or error) from error
 
     async def _close(self) -> None:
-        connection, self._statements = self._statements, None
+        connection, self._entered = self._entered, None
         turn, self._turn = self._turn, None
         try:
             if connection is not None:
