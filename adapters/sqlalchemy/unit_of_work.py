@@ -70,14 +70,13 @@ class SqlAlchemyUnitOfWork:
             if isinstance(error, Exception):
                 raise (translate(error) or error) from error
             raise
-        statements = self._statements
-        self.users = SqlAlchemyUserRepository(statements)
-        self.chats = SqlAlchemyChatRepository(statements)
-        self.messages = SqlAlchemyMessageRepository(statements)
-        self.sessions = SqlAlchemySessionRepository(statements)
-        self.idempotency = SqlAlchemyIdempotencyStore(statements)
-        self.attempts = SqlAlchemyAttemptCounter(statements)
-        self.reset_tokens = SqlAlchemyResetTokenRepository(statements)
+        self.users = SqlAlchemyUserRepository(self._statements)
+        self.chats = SqlAlchemyChatRepository(self._statements)
+        self.messages = SqlAlchemyMessageRepository(self._statements)
+        self.sessions = SqlAlchemySessionRepository(self._statements)
+        self.idempotency = SqlAlchemyIdempotencyStore(self._statements)
+        self.attempts = SqlAlchemyAttemptCounter(self._statements)
+        self.reset_tokens = SqlAlchemyResetTokenRepository(self._statements)
         return self
 
     async def __aexit__(
