@@ -39,9 +39,9 @@ def wait_until_idle(
     over ``window`` seconds; at most ``limit`` seconds. Returns the seconds waited."""
     started = time.monotonic()
     while pids:
-        before = sum(_cpu_ticks(pid) for pid in pids)
+        before = cpu_seconds(pids)
         time.sleep(window)
-        used = (sum(_cpu_ticks(pid) for pid in pids) - before) / _TICKS_PER_SECOND
+        used = cpu_seconds(pids) - before
         waited = time.monotonic() - started
         if used < busy_below * window:
             return waited
