@@ -12,6 +12,30 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Where the kernel parks a process blocked on a read of a pipe or terminal, or in
+# select/poll (readline): the names /proc/PID/wchan shows for each.
+_WAITING_FOR_INPUT = ("pipe_read", "anon_pipe_read", "wait_woken", "n_tty_read", "poll_schedule")
+
+
+def wait_until_reading(pid: int, timeout: float = 60) -> None:
+    """Return once ``pid`` sleeps waiting for input, as a person sees it wait at a prompt.
+
+    A program prints its prompt a moment before it blocks on the read. Ctrl-C in
+    that gap sets Python's signal flag, but only an interrupted read (EINTR)
+    looks at the flag, so the signal waits for the next key press. A person never
+    types inside that gap; a test must not either.
+    """
+    deadline = time.monotonic() + timeout
+    proc = Path(f"/proc/{pid}")
+    channel = ""
+    while time.monotonic() < deadline:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        channel = (proc / "wchan").read_text()
+        if state == "S" and channel.startswith(_WAITING_FOR_INPUT):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} never waited for input (last seen in {channel!r})")
+
 
 def _take_the_terminal() -> None:
     # In the child, after setsid: the pty becomes its controlling terminal, so
@@ -50,6 +74,11 @@ class Terminal:
 
     def type(self, keys: str) -> None:
         os.write(self._controller, keys.encode())
+
+    def interrupt(self) -> None:
+        """Ctrl-C, typed once the program waits for keys."""
+        wait_until_reading(self.process.pid)
+        self.type("\x03")
 
     def finish(self, timeout: float = 60) -> int:
         """Read to the end; the exit code."""

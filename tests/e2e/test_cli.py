@@ -18,7 +18,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import PASSWORD, new_email
-from tests.e2e.terminal import Terminal
+from tests.e2e.terminal import Terminal, wait_until_reading
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "memory-agent"
@@ -357,7 +357,7 @@ def test_ctrl_c_ends_a_chat_waiting_for_input_at_once(database_url: str, cli: Ru
     assert process.stderr is not None
     try:
         assert "/help" in process.stderr.readline()  # the session has started
-
+        wait_until_reading(process.pid)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)  # no Enter needed
     finally:
@@ -376,7 +376,7 @@ def test_chat_on_a_terminal_edits_lines_and_stops_at_ctrl_c(database_url: str, c
     terminal.type("abc\x1b[D\x1b[DX\r")  # two steps left, then insert X: readline at work
     terminal.wait_for(REPLY)
     terminal.wait_for("you> ")
-    terminal.type("\x03")  # Ctrl-C at the prompt
+    terminal.interrupt()  # Ctrl-C at the prompt
 
     assert terminal.finish() == 130
     assert "error" not in terminal.output
