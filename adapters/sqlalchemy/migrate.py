@@ -3,12 +3,8 @@
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
@@ -16,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.database import psycopg_url
 from adapters.sqlalchemy.tables import metadata
+
+# Alembic (with Mako and Pygments behind it) is imported by the functions that migrate,
+# not here: every CLI command and every app start imports this module, and most of
+# them never migrate. Importing it at the top made each command start visibly slower.
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every process of this app.
@@ -27,7 +29,9 @@ _LOCK_NOT_AVAILABLE = "55P03"
 logger = logging.getLogger(__name__)
 
 
-def alembic_config(database_url: str | URL) -> Config:
+def alembic_config(database_url: str | URL) -> "Config":
+    from alembic.config import Config
+
     config = Config()
     # Alembic's config is a ConfigParser: a bare `%` (URL escapes, `?host=%2F...`) breaks it.
     config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
@@ -100,6 +104,8 @@ def _locked(
                     head_revision(),
                 )
                 return
+            from alembic import command
+
             config = alembic_config(database_url)
             # Alembic runs inside this transaction (it sees one is open).
             config.attributes["connection"] = connection
@@ -163,11 +169,15 @@ def downgrade(
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
 
 
 def known_revisions() -> set[str]:
     """Every revision this code's migrations define."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(alembic_config("postgresql://"))
     return {script.revision for script in scripts.walk_revisions()}
 
@@ -197,6 +207,8 @@ def missing_columns(found: Iterable[Sequence[Any]]) -> list[str]:
 
 
 def current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
