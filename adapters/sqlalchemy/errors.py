@@ -2,8 +2,8 @@
 
 import psycopg
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from adapters.sqlalchemy.database import PoolTimeout
 from domain.errors import (
     ChatNotFound,
     DomainError,
@@ -55,7 +55,7 @@ def translate(error: BaseException) -> DomainError | None:
     if isinstance(error, DataError):
         # Input the domain rules let through but the column refuses (too long, bad bytes).
         return InvalidInput("A value in the request cannot be stored.")
-    if isinstance(error, PoolTimeoutError | OperationalError | InterfaceError):
+    if isinstance(error, PoolTimeout | OperationalError | InterfaceError):
         return ServiceUnavailable()
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return ServiceUnavailable()

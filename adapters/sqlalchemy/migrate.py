@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.database import psycopg_url
+from adapters.sqlalchemy.database import ConnectionPool, psycopg_url
 from adapters.sqlalchemy.tables import metadata
 
 # Alembic (with Mako and Pygments behind it) is imported by the functions that migrate,
@@ -227,18 +226,21 @@ class SqlAlchemyReadiness:
     code's migrations have not run yet.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
         self._head = head_revision()
         self._known = known_revisions()  # read once: probes come often
 
     async def problems(self) -> list[str]:
         try:
-            async with self._engine.connect() as connection:
+            async with self._pool.connection() as connection:
                 # Read directly: Alembic's MigrationContext logs two INFO lines each time.
+                cursor = connection.cursor
+                await cursor.execute(_HAS_VERSION_TABLE.text)
                 current = None
-                if (await connection.execute(_HAS_VERSION_TABLE)).scalar():
-                    current = (await connection.execute(_VERSION)).scalar()
+                if (await cursor.fetchone() or (False,))[0]:
+                    await cursor.execute(_VERSION.text)
+                    current = (await cursor.fetchone() or (None,))[0]
         except Exception as error:  # any failure to reach it means "not ready"
             return [f"database unreachable ({type(error).__name__})"]
         if current == self._head:
@@ -247,8 +249,9 @@ class SqlAlchemyReadiness:
             return [f"schema at revision {current}, expected {self._head}"]
         # Unknown: a newer release's, if it has everything this code needs.
         try:
-            async with self._engine.connect() as connection:
-                missing = missing_columns((await connection.execute(_COLUMNS)).all())
+            async with self._pool.connection() as connection:
+                await connection.cursor.execute(_COLUMNS.text)
+                missing = missing_columns(await connection.cursor.fetchall())
         except Exception as error:
             return [f"database unreachable ({type(error).__name__})"]
         if missing:

@@ -597,8 +597,8 @@ class SqlAlchemyAttemptCounter:
                     auth_failures.c.subject, auth_failures.c.failures, auth_failures.c.window_start
                 )
             )
-            for row in await self._connection.execute_alone(statement):
-                counted[by_digest[row.subject]] = AttemptWindow(row.failures, row.window_start)
+            for subject, failures, window_start in await self._connection.execute_alone(statement):
+                counted[by_digest[subject]] = AttemptWindow(failures, window_start)
         return counted
 
     async def release(self, subject: str) -> None:

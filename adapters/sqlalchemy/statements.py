@@ -24,41 +24,72 @@ PostgreSQL, not into the statements. ``Statements`` spends them carefully:
 - **One statement on its own.** ``fetch_committed`` runs a write with RETURNING outside
   the unit of work's transaction, committed as soon as it ran (an Idempotency-Key
   recorded as in flight must be visible to other requests at once).
-- **Hot statements skip SQLAlchemy's execution path.** ``precompile`` turns a Core
-  statement into psycopg's SQL once, at import; ``fetch`` and ``write`` hand that SQL and
-  the parameters to psycopg directly. SQLAlchemy still writes every statement (from the
-  tables, with its bind casts); what it no longer does per call (cache lookup, the
-  greenlet hop, result objects) cost more than psycopg itself on the busiest routes.
-  For the same reason a unit of work holds the pool's connection itself; SQLAlchemy's
-  ``Connection`` around it is made only for a statement that needs it (``execute``).
+- **SQLAlchemy writes the SQL; psycopg runs it.** Statements are built from the tables
+  with SQLAlchemy Core (its SQL, its bind casts) and sent on the pool's psycopg
+  connection (``adapters.sqlalchemy.database``). ``precompile`` turns a hot statement
+  into psycopg's SQL once, at import; any other statement is compiled when it runs.
+  SQLAlchemy's execution path (its pool, the greenlet hop, result objects) cost more
+  than psycopg itself on the busiest routes (bench/RESULTS.md).
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVarTuple, cast, overload
+from typing import Any
 
 import psycopg
-from sqlalchemy import CursorResult, Executable
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import Executable
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.selectable import ExecutableReturnsRows, TypedReturnsRows
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
-Ts = TypeVarTuple("Ts")
+from adapters.sqlalchemy.database import ConnectionPool, PooledConnection
 
-Parameters = dict[str, Any] | Sequence[dict[str, Any]] | None
+Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Row = tuple[Any, ...]
 
-# The dialect the engine uses (see database.psycopg_url): its SQL, its bind casts.
-_DIALECT = make_url("postgresql+psycopg://").get_dialect(_is_async=True)()
+
+class Rows(list[Row]):
+    """The rows a statement returned, with the few readers the repositories use."""
+
+    def first(self) -> Row | None:
+        return self[0] if self else None
+
+    def scalar_one(self) -> Any:
+        if len(self) != 1:
+            raise LookupError(f"expected exactly one row, got {len(self)}")
+        return self[0][0]
+
+    def scalar_one_or_none(self) -> Any:
+        if len(self) > 1:
+            raise LookupError(f"expected at most one row, got {len(self)}")
+        return self[0][0] if self else None
+
+    def all(self) -> list[Row]:
+        return self
+
+
+# The dialect whose SQL psycopg runs: its SQL, its bind casts.
+_DIALECT = make_url("postgresql+psycopg://").get_dialect()()
 
 
 def _returns_nothing(statement: Executable) -> bool:
     """A DML statement without RETURNING: nothing to wait for until the commit."""
     return isinstance(statement, UpdateBase) and not statement.exported_columns
+
+
+def _refuse_converting_types(compiled: Compiled, statement: Executable) -> None:
+    """psycopg gets the values as they are and returns the rows as they come: a column
+    type that SQLAlchemy would convert on the way in or out (none of this schema's do)
+    would be run subtly differently, so it is refused instead."""
+    for name, bind in compiled.binds.items():  # type: ignore[attr-defined]
+        if bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT) is not None:
+            raise ValueError(f"the type of parameter {name!r} converts values")
+    for column in getattr(statement, "exported_columns", ()):
+        if column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) is not None:
+            raise ValueError(f"the type of column {column.key!r} converts values")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,112 +104,72 @@ class Precompiled:
 def precompile(statement: ExecutableReturnsRows) -> Precompiled:
     """Compile ``statement`` for psycopg once, for ``Statements.fetch`` and ``write``.
 
-    Only statements psycopg can run exactly as SQLAlchemy would are accepted: every
-    value a named parameter, and no column type that converts values on the way in or
-    out (none of this schema's do). Anything else is refused here, at import time,
-    rather than run subtly differently.
+    Every value must be a named parameter, given when the statement runs; anything
+    else is refused here, at import time, rather than run subtly differently.
     """
     compiled = statement.compile(dialect=_DIALECT)
     for name, bind in compiled.binds.items():
         if bind.value is not None or bind.callable is not None or bind.expanding:
             raise ValueError(f"precompile: {name!r} must be a plain named parameter")
-        if bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT) is not None:
-            raise ValueError(f"precompile: the type of {name!r} converts values")
-    columns = list(statement.exported_columns)
-    for column in columns:
-        if column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) is not None:
-            raise ValueError(f"precompile: the type of column {column.key!r} converts values")
+    _refuse_converting_types(compiled, statement)
     return Precompiled(
         compiled.string.encode(),
         writes=isinstance(statement, UpdateBase),
-        returns_rows=bool(columns),
+        returns_rows=bool(statement.exported_columns),
     )
 
 
-def _cursor_of(
-    pooled: PoolProxiedConnection, driver: "psycopg.AsyncConnection[Any]"
-) -> "psycopg.AsyncCursor[Any]":
-    """The cursor for statements sent one at a time, made once per database connection.
-
-    A cursor per statement, even per checkout, was a measurable share of a short request.
-    The pool's ``info`` lives as long as the database connection behind it (it is
-    cleared when that is replaced), and the identity check covers the rest.
-    """
-    cursor = pooled.info.get("statements_cursor")
-    if cursor is None or cursor.connection is not driver:
-        cursor = pooled.info["statements_cursor"] = driver.cursor()
-    return cast("psycopg.AsyncCursor[Any]", cursor)
+def compile_now(statement: Executable) -> tuple[bytes, dict[str, Any]]:
+    """A statement built per call (its values inside it) as psycopg's SQL and parameters."""
+    if not isinstance(statement, ClauseElement):
+        raise TypeError(f"not a SQL statement: {statement!r}")
+    # render_postcompile: an IN list becomes one parameter per value, as psycopg needs.
+    compiled = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+    _refuse_converting_types(compiled, statement)
+    return compiled.string.encode(), dict(compiled.params)
 
 
 class Statements:
     """One pooled connection: reads go out at once, writes wait for ``flush``/``commit``."""
 
-    def __init__(self, engine: AsyncEngine, pooled: PoolProxiedConnection) -> None:
-        self._engine = engine
+    def __init__(self, pool: ConnectionPool, pooled: PooledConnection) -> None:
+        self._pool = pool
         self._pooled = pooled
-        self._driver = cast("psycopg.AsyncConnection[Any]", pooled.driver_connection)
-        self._cursor = _cursor_of(pooled, self._driver)
-        self._core: AsyncConnection | None = None  # made on first use; see _connection
+        self._driver = pooled.driver
+        self._cursor = pooled.cursor
         self._queued: list[tuple[Executable | Precompiled, Parameters]] = []
         self._in_transaction = False
 
-    @property
-    def _connection(self) -> AsyncConnection:
-        """SQLAlchemy's connection over the same pooled connection, made when a statement
-        needs SQLAlchemy's execution path (``execute``): the hot statements never do."""
-        if self._core is None:
-            self._core = AsyncConnection(
-                self._engine, Connection(self._engine.sync_engine, connection=self._pooled)
-            )
-        return self._core
-
     async def close(self) -> None:
         """Give the connection back to the pool, rolling back an open transaction."""
-        if self._core is not None:
-            await self._core.close()
-        else:
-            await greenlet_spawn(self._pooled.close)
+        await self._pool.release(self._pooled)
 
-    # A DML statement with RETURNING matches both: the first, which wins, is the right one.
-    @overload
-    async def execute(
-        self, statement: TypedReturnsRows[*Ts], parameters: Parameters = None
-    ) -> CursorResult[*Ts]: ...
-
-    @overload
-    async def execute(self, statement: UpdateBase, parameters: Parameters = None) -> None: ...
-
-    async def execute(
-        self, statement: Executable, parameters: Parameters = None
-    ) -> CursorResult[*tuple[Any, ...]] | None:
-        """Run ``statement`` now, or queue it when it is a write that returns nothing."""
+    async def execute(self, statement: Executable) -> Rows:
+        """Run ``statement`` now (its rows; none for a write without RETURNING), or queue
+        it when it is a write that returns nothing."""
         if _returns_nothing(statement):
-            self._queued.append((statement, parameters))
-            return None
+            self._queued.append((statement, None))
+            return Rows()
         if self._queued or isinstance(statement, UpdateBase):
             await self._begin_and_flush()
-        return await self._connection.execute(statement, parameters)
+        return Rows(await self._rows(*compile_now(statement)))
 
-    async def execute_alone(self, statement: TypedReturnsRows[*Ts]) -> CursorResult[*Ts]:
+    async def execute_alone(self, statement: Executable) -> Rows:
         """Run a write with RETURNING now, as a transaction of its own (the connection is
         in autocommit mode): for bookkeeping that must hold whatever the unit of work does
         next. One round trip. Refused once the unit of work has written anything."""
         if self._queued or self._in_transaction:
             raise RuntimeError("execute_alone() must come before the unit of work writes")
-        return await self._connection.execute(statement)
+        return Rows(await self._rows(*compile_now(statement)))
 
     async def fetch(self, statement: Precompiled, parameters: Mapping[str, Any]) -> list[Row]:
         """The rows of a precompiled query, or of a write with RETURNING, sent at once."""
         if self._queued or statement.writes:
             await self._begin_and_flush()
-        try:
-            await self._cursor.execute(statement.sql, parameters)
-            return await self._cursor.fetchall()
-        except psycopg.Error as error:
-            raise await self._wrapped(error) from error
+        return await self._rows(statement.sql, parameters)
 
     def write(
-        self, statement: Precompiled, parameters: dict[str, Any] | Sequence[dict[str, Any]]
+        self, statement: Precompiled, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     ) -> None:
         """Queue a precompiled write that returns nothing (one row, or many) for the commit."""
         if statement.returns_rows or not statement.writes:
@@ -191,11 +182,7 @@ class Statements:
         """Run ``statement`` alone, in autocommit: it is committed when this returns."""
         if self._queued or self._in_transaction:
             raise RuntimeError("fetch_committed() runs before anything else is written")
-        try:
-            await self._cursor.execute(statement.sql, parameters)
-            return await self._cursor.fetchall()
-        except psycopg.Error as error:
-            raise await self._wrapped(error) from error
+        return await self._rows(statement.sql, parameters)
 
     async def begin(self) -> None:
         """Open the transaction now (with any writes queued so far): one round trip."""
@@ -216,9 +203,7 @@ class Statements:
         try:
             await self._driver.execute(b"ROLLBACK")
         except psycopg.Error as error:
-            raise await self._wrapped(error) from error
-        if self._core is not None:
-            await self._core.rollback()  # SQLAlchemy's bookkeeping; no round trip
+            raise self._wrapped(error) from error
 
     async def commit(self) -> None:
         """BEGIN (unless open), the queued writes and COMMIT: one round trip.
@@ -229,26 +214,20 @@ class Statements:
         if not self._queued and not self._in_transaction:
             return  # nothing was written: nothing to commit
         if not self._in_transaction and len(self._queued) == 1:
-            statement, parameters = self._queued.pop()
+            statement, parameters = self._queued[0]
             if parameters is None or isinstance(parameters, Mapping):  # one statement
-                await self._run_alone(statement, parameters)
+                self._queued = []
+                await self._rows(*_sql_of(statement, parameters))
                 return
-            self._queued.append((statement, parameters))  # many rows: a transaction
         await self._send(commit=True)
-        if self._core is not None:
-            await self._core.commit()  # SQLAlchemy's bookkeeping; no round trip
 
-    async def _run_alone(
-        self, statement: Executable | Precompiled, parameters: Mapping[str, Any] | None
-    ) -> None:
-        if not isinstance(statement, Precompiled):
-            await self._connection.execute(statement, parameters)
-            await self._connection.commit()  # SQLAlchemy's bookkeeping; no round trip
-            return
+    async def _rows(self, sql: bytes, parameters: Mapping[str, Any] | None) -> list[Row]:
+        cursor = self._cursor
         try:
-            await self._cursor.execute(statement.sql, parameters)
+            await cursor.execute(sql, parameters)
+            return await cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as error:
-            raise await self._wrapped(error) from error
+            raise self._wrapped(error) from error
 
     async def _begin_and_flush(self) -> None:
         if self._queued or not self._in_transaction:
@@ -260,45 +239,44 @@ class Statements:
         driver = self._driver
         try:
             async with driver.pipeline():
-                # BEGIN and COMMIT straight to psycopg: SQLAlchemy adds nothing to them
-                # but its per-statement overhead.
                 if not self._in_transaction:
                     await driver.execute(b"BEGIN")
                     self._in_transaction = True
                 for statement, parameters in queued:
-                    if not isinstance(statement, Precompiled):
-                        await self._connection.execute(statement, parameters)
-                    elif isinstance(parameters, Mapping):
-                        await driver.execute(statement.sql, parameters)
+                    if isinstance(parameters, Mapping) or parameters is None:
+                        await driver.execute(*_sql_of(statement, parameters))
                     else:
-                        await driver.cursor().executemany(statement.sql, parameters or ())
+                        sql, _ = _sql_of(statement, None)
+                        await driver.cursor().executemany(sql, parameters)
                 if commit:
                     await driver.execute(b"COMMIT")
         except psycopg.Error as error:
-            # Raised by the pipeline's sync, outside SQLAlchemy.
-            raise await self._wrapped(error) from error
+            raise self._wrapped(error) from error
         if commit:
             self._in_transaction = False
 
-    async def _wrapped(self, error: psycopg.Error) -> StatementError:
+    def _wrapped(self, error: psycopg.Error) -> StatementError:
         """A psycopg error as SQLAlchemy would have raised it, so ``errors.translate`` knows it.
 
         A broken connection means the server went away (a restart, a failover): every
-        connection the pool opened before now is as dead as this one. As SQLAlchemy does
-        for the disconnects it sees itself, they are all replaced at their next checkout,
-        not only this one; otherwise each idle connection left in the pool fails one more
-        request, spread over as long as the pool takes to hand them all out.
+        connection the pool opened before now is as dead as this one. They are all
+        replaced at their next checkout, not only this one; otherwise each idle
+        connection left in the pool fails one more request, spread over as long as the
+        pool takes to hand them all out.
         """
         broken = self._driver.broken or self._driver.closed
-        # Invalidated once: a second failure on it (the rollback after the first) must
-        # not mark the pool's newer connections stale again.
-        if broken and self._pooled.is_valid:
-            # Pool._invalidate: the call SQLAlchemy's Connection makes on a disconnect.
-            self._engine.sync_engine.pool._invalidate(self._pooled, error, _checkin=False)
-            if self._core is not None:
-                await self._core.invalidate(error)
-            else:
-                await greenlet_spawn(self._pooled.invalidate, error)
+        # Retired once: a second failure on it (the rollback after the first) must not
+        # retire the pool's newer connections too.
+        if broken and self._pooled.generation == self._pool.generation:
+            self._pool.retire_all()
         return DBAPIError.instance(
             None, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=broken
         )
+
+
+def _sql_of(
+    statement: Executable | Precompiled, parameters: Mapping[str, Any] | None
+) -> tuple[bytes, Mapping[str, Any] | None]:
+    if isinstance(statement, Precompiled):
+        return statement.sql, parameters
+    return compile_now(statement)

@@ -3,10 +3,8 @@
 import asyncio
 from functools import cached_property
 
-from sqlalchemy.pool import QueuePool
-
 from adapters.sqlalchemy import migrate
-from adapters.sqlalchemy.database import ConnectionQueue, PoolSettings, create_engine
+from adapters.sqlalchemy.database import ConnectionPool, PoolSettings
 from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import PoolStatus
@@ -15,7 +13,7 @@ from application.ports import PoolStatus
 class SqlAlchemyStorage:
     """Everything the PostgreSQL adapters share, with its start and its stop.
 
-    Building it opens nothing (the engine connects on first use). ``start`` brings
+    Building it opens nothing (the pool connects on first use). ``start`` brings
     the schema to head when asked to (a newer release's schema is left alone); ``stop``
     closes the pool's connections. A stopped storage may be used again: the command
     line runs each command in an event loop of its own and stops the storage after each.
@@ -30,8 +28,7 @@ class SqlAlchemyStorage:
         migration_url: str | None = None,
     ) -> None:
         pool = pool or PoolSettings()
-        self.engine = create_engine(database_url, pool)
-        self._queue = ConnectionQueue(pool)
+        self.pool = ConnectionPool(database_url, pool)
         # Migrations go straight to PostgreSQL when the app's connections go through a pooler.
         self._migration_url = migration_url or database_url
         self._migrate_on_start = migrate_on_start
@@ -42,22 +39,14 @@ class SqlAlchemyStorage:
         )
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.engine, self._queue)
+        return SqlAlchemyUnitOfWork(self.pool)
 
     @cached_property
     def readiness(self) -> SqlAlchemyReadiness:
-        return SqlAlchemyReadiness(self.engine)  # reads the migration scripts: only when probed
+        return SqlAlchemyReadiness(self.pool)  # reads the migration scripts: only when probed
 
     def pool_status(self) -> PoolStatus | None:
-        pool = self.engine.sync_engine.pool
-        if not isinstance(pool, QueuePool):
-            return None
-        return PoolStatus(
-            size=pool.size(),
-            checked_out=pool.checkedout(),
-            idle=pool.checkedin(),
-            overflow=max(pool.overflow(), 0),
-        )
+        return self.pool.status()
 
     async def start(self) -> None:
         if self._migrate_on_start:
@@ -71,4 +60,4 @@ class SqlAlchemyStorage:
             )
 
     async def stop(self) -> None:
-        await self.engine.dispose()
+        await self.pool.close()

@@ -1,16 +1,12 @@
 """A pooled connection per use-case step, in as few round trips as it allows."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
-
-from adapters.sqlalchemy.database import ConnectionQueue
+from adapters.sqlalchemy.database import ConnectionPool
 from adapters.sqlalchemy.errors import translate
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyAttemptCounter,
@@ -45,31 +41,18 @@ class SqlAlchemyUnitOfWork:
     reset_tokens: SqlAlchemyResetTokenRepository
     _statements: Statements
 
-    def __init__(self, engine: AsyncEngine, queue: ConnectionQueue | None = None) -> None:
-        self._engine = engine
-        self._queue = queue
-        self._turn: asyncio.Semaphore | None = None
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
         self._entered: Statements | None = None  # until __aexit__
 
     async def __aenter__(self) -> Self:
         try:
-            if self._queue is not None:
-                self._turn = await self._queue.enter()
-            # The pool's connection itself, not SQLAlchemy's Connection around it: the
-            # hot statements go to psycopg directly (see Statements). In autocommit mode
-            # (database.create_engine): transactions are opened only when needed.
-            pooled = await self._engine.raw_connection()
-            try:
-                self._statements = self._entered = Statements(self._engine, pooled)
-            except BaseException:
-                await greenlet_spawn(pooled.close)
-                raise
-        except BaseException as error:
-            # Cancelled while waiting or connecting, too: the turn goes back to the queue.
-            await self._close()
-            if isinstance(error, Exception):
-                raise (translate(error) or error) from error
-            raise
+            # In autocommit mode (database.connect_arguments): transactions are opened
+            # only when needed (see Statements).
+            pooled = await self._pool.acquire()
+        except Exception as error:
+            raise (translate(error) or error) from error
+        self._statements = self._entered = Statements(self._pool, pooled)
         self.users = SqlAlchemyUserRepository(self._statements)
         self.chats = SqlAlchemyChatRepository(self._statements)
         self.messages = SqlAlchemyMessageRepository(self._statements)
@@ -127,10 +110,5 @@ class SqlAlchemyUnitOfWork:
 
     async def _close(self) -> None:
         connection, self._entered = self._entered, None
-        turn, self._turn = self._turn, None
-        try:
-            if connection is not None:
-                await connection.close()  # rolls back an open transaction; drops queued writes
-        finally:
-            if turn is not None:
-                ConnectionQueue.leave(turn)
+        if connection is not None:
+            await connection.close()  # rolls back an open transaction; drops queued writes

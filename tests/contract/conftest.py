@@ -9,10 +9,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
-from adapters.sqlalchemy.database import create_engine
+from adapters.sqlalchemy.database import ConnectionPool
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import UnitOfWork
 from domain.chats import Chat
@@ -23,17 +22,17 @@ UowFactory = Callable[[], UnitOfWork]
 
 
 @pytest.fixture(scope="session")
-async def contract_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
+async def contract_pool(database_url: str) -> AsyncIterator[ConnectionPool]:
+    pool = ConnectionPool(database_url)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture(params=["postgresql", "memory"])
 def uow(request: pytest.FixtureRequest) -> UowFactory:
     if request.param == "postgresql":
-        engine: AsyncEngine = request.getfixturevalue("contract_engine")
-        return lambda: SqlAlchemyUnitOfWork(engine)
+        pool: ConnectionPool = request.getfixturevalue("contract_pool")
+        return lambda: SqlAlchemyUnitOfWork(pool)
     store = InMemoryStore()
     return lambda: InMemoryUnitOfWork(store)
 

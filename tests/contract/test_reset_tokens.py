@@ -4,11 +4,10 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.tables import password_reset_tokens
+from adapters.sqlalchemy.database import ConnectionPool
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import UserNotFound
 from domain.password_resets import ResetToken, new_reset_secret, reset_digest
@@ -140,8 +139,8 @@ async def test_purge_forgets_expired_tokens_only(uow: UowFactory) -> None:
     assert await _find(uow, alive) == alive_user.id
 
 
-async def test_purge_deletes_expired_rows(contract_engine: AsyncEngine) -> None:
-    uow: UowFactory = lambda: SqlAlchemyUnitOfWork(contract_engine)  # noqa: E731
+async def test_purge_deletes_expired_rows(contract_pool: ConnectionPool, database_url: str) -> None:
+    uow: UowFactory = lambda: SqlAlchemyUnitOfWork(contract_pool)  # noqa: E731
     user = await _user(uow)
     await _replace(uow, _token(user, lives=-timedelta(minutes=1)))
 
@@ -149,8 +148,8 @@ async def test_purge_deletes_expired_rows(contract_engine: AsyncEngine) -> None:
         await work.reset_tokens.purge(datetime.now(UTC))
         await work.commit()
 
-    async with contract_engine.connect() as connection:
-        rows = await connection.execute(
-            select(password_reset_tokens).where(password_reset_tokens.c.user_id == user.id)
-        )
-        assert rows.all() == []
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT * FROM password_reset_tokens WHERE user_id = %s", [user.id]
+        ).fetchall()
+        assert rows == []

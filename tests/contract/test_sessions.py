@@ -5,8 +5,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.database import ConnectionPool
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import InvalidToken
 from domain.sessions import Caller, Session
@@ -167,9 +167,9 @@ async def test_purge_forgets_sessions_long_over(uow: UowFactory) -> None:
 
 
 async def test_concurrent_rotations_with_one_token_let_one_through(
-    contract_engine: AsyncEngine,
+    contract_pool: ConnectionPool,
 ) -> None:
-    uow: UowFactory = lambda: SqlAlchemyUnitOfWork(contract_engine)  # noqa: E731
+    uow: UowFactory = lambda: SqlAlchemyUnitOfWork(contract_pool)  # noqa: E731
     user = await _user(uow)
     token = _hash()
     await _session(uow, user, token)

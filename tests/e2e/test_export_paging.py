@@ -99,7 +99,7 @@ async def test_exports_whose_clients_stop_reading_hold_no_connection(database_ur
         async with asyncio.timeout(30):
             await asyncio.gather(*(d.stalled.wait() for d in downloads))
 
-        checked_out = container.storage().engine.pool.checkedout()  # type: ignore[attr-defined]
+        checked_out = container.storage().pool.status().checked_out
         statuses = [(await api.get("/chats", headers=other)).status_code for _ in range(5)]
         posted = await api.post(
             f"/chats/{others_chat['id']}/messages", json={"content": "still here"}, headers=other

@@ -21,9 +21,8 @@ from typing import IO, Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.database import ConnectionPool, PooledConnection
 from tests.e2e.conftest import PASSWORD, bearer, make_client, new_email
 
 _MESSAGE = re.compile(r"^(?=[FB]\t)", re.MULTILINE)
@@ -50,36 +49,41 @@ class RoundTrips:
 
 
 @contextmanager
-def counting(engine: AsyncEngine) -> Iterator[RoundTrips]:
-    """Count the round trips of every connection ``engine``'s pool lends out in the block."""
+def counting(pool: ConnectionPool) -> Iterator[RoundTrips]:
+    """Count the round trips of every connection ``pool`` lends out in the block."""
     trips = RoundTrips()
     open_traces: dict[int, tuple[psycopg.AsyncConnection[Any], int | None, IO[bytes]]] = {}
+    acquire, release = pool.acquire, pool.release
 
-    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        driver: psycopg.AsyncConnection[Any] = dbapi_connection.driver_connection
+    async def checkout() -> PooledConnection:
+        pooled = await acquire()
+        driver = pooled.driver
         # psycopg prepares a statement on its 5th run on a connection, in a round trip of
         # its own: a one-off per connection, left out so the count is the steady state.
         threshold, driver.prepare_threshold = driver.prepare_threshold, None
         sink = tempfile.TemporaryFile()  # noqa: SIM115 (closed at checkin, by _finish)
         driver.pgconn.trace(sink.fileno())
         driver.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
-        open_traces[id(dbapi_connection)] = (driver, threshold, sink)
+        open_traces[id(pooled)] = (driver, threshold, sink)
+        return pooled
 
-    def checkin(dbapi_connection: Any, _record: Any) -> None:
-        traced = open_traces.pop(id(dbapi_connection), None)
+    async def checkin(pooled: PooledConnection) -> None:
+        await release(pooled)  # the reset on the way back counts too
+        traced = open_traces.pop(id(pooled), None)
         if traced is not None:
             _finish(*traced)
 
     def _finish(
         driver: psycopg.AsyncConnection[Any], threshold: int | None, sink: IO[bytes]
     ) -> None:
-        driver.pgconn.untrace()  # flushes libpq's buffer into the file
+        if not driver.closed:
+            driver.pgconn.untrace()  # flushes libpq's buffer into the file
         driver.prepare_threshold = threshold
         sink.seek(0)
         trips.add(sink.read().decode("utf-8", errors="replace"))
         sink.close()
 
-    # Statements go to psycopg through SQLAlchemy or, precompiled, directly: note both.
+    # Statements go to the cursor one at a time, or many rows at once: note both.
     execute, executemany = psycopg.AsyncCursor.execute, psycopg.AsyncCursor.executemany
 
     def noting(send: Any) -> Any:
@@ -90,9 +94,7 @@ def counting(engine: AsyncEngine) -> Iterator[RoundTrips]:
 
         return noted
 
-    pool = engine.sync_engine.pool
-    event.listen(pool, "checkout", checkout)
-    event.listen(pool, "checkin", checkin)
+    pool.acquire, pool.release = checkout, checkin  # type: ignore[method-assign]
     psycopg.AsyncCursor.execute = noting(execute)  # type: ignore[method-assign]
     psycopg.AsyncCursor.executemany = noting(executemany)  # type: ignore[method-assign]
     try:
@@ -100,8 +102,7 @@ def counting(engine: AsyncEngine) -> Iterator[RoundTrips]:
     finally:
         psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign]
         psycopg.AsyncCursor.executemany = executemany  # type: ignore[method-assign]
-        event.remove(pool, "checkout", checkout)
-        event.remove(pool, "checkin", checkin)
+        del pool.acquire, pool.release  # the class's methods again
         for traced in open_traces.values():
             _finish(*traced)
 
@@ -120,9 +121,9 @@ def api(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestClien
         yield client
 
 
-def _engine(client: TestClient) -> AsyncEngine:
-    engine: AsyncEngine = client.app.state.container.storage().engine  # type: ignore[attr-defined]
-    return engine
+def _pool(client: TestClient) -> ConnectionPool:
+    pool: ConnectionPool = client.app.state.container.storage().pool  # type: ignore[attr-defined]
+    return pool
 
 
 @dataclass
@@ -177,7 +178,7 @@ def _request(api: TestClient, account: Account, route: str) -> tuple[int, RoundT
         "POST /auth/logout": lambda: api.post("/auth/logout", headers=account.headers),
         "GET /users/me/sessions": lambda: api.get("/users/me/sessions", headers=account.headers),
     }
-    with counting(_engine(api)) as trips:
+    with counting(_pool(api)) as trips:
         response = calls[route]()
     return response.status_code, trips
 
@@ -228,7 +229,7 @@ def test_a_foreign_chat_is_refused_before_anything_is_written(
     stranger = api.post("/auth/register", json={"email": new_email(), "password": PASSWORD})
     headers = bearer(stranger.json()["access_token"])
 
-    with counting(_engine(api)) as trips:
+    with counting(_pool(api)) as trips:
         response = api.post(
             f"/chats/{account.chat_id}/messages", json={"content": "x"}, headers=headers
         )

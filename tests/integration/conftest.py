@@ -4,9 +4,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.database import create_engine
+from adapters.sqlalchemy.database import ConnectionPool
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat
 from domain.sessions import Caller
@@ -14,15 +13,15 @@ from domain.users import User
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
+async def pool(database_url: str) -> AsyncIterator[ConnectionPool]:
+    pool = ConnectionPool(database_url)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture
-def uow(engine: AsyncEngine) -> Callable[[], SqlAlchemyUnitOfWork]:
-    return lambda: SqlAlchemyUnitOfWork(engine)
+def uow(pool: ConnectionPool) -> Callable[[], SqlAlchemyUnitOfWork]:
+    return lambda: SqlAlchemyUnitOfWork(pool)
 
 
 @pytest.fixture

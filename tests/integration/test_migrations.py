@@ -15,8 +15,7 @@ from sqlalchemy import create_engine, inspect, pool
 from sqlalchemy.engine import make_url
 
 from adapters.sqlalchemy import migrate
-from adapters.sqlalchemy.database import create_engine as create_async_engine
-from adapters.sqlalchemy.database import psycopg_url
+from adapters.sqlalchemy.database import ConnectionPool, psycopg_url
 from adapters.sqlalchemy.migrate import SqlAlchemyReadiness
 from adapters.sqlalchemy.tables import metadata
 
@@ -121,11 +120,11 @@ def _set_revision(url: str, revision: str) -> None:
 
 
 async def _readiness_problems(url: str) -> list[str]:
-    engine = create_async_engine(url)
+    pool = ConnectionPool(url)
     try:
-        return await SqlAlchemyReadiness(engine).problems()
+        return await SqlAlchemyReadiness(pool).problems()
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 async def test_ready_at_this_codes_head_and_not_before(empty_database: str) -> None:

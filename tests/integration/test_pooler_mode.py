@@ -7,26 +7,32 @@ same app behind PgBouncer is ``make topology-test``'s job.
 import uuid
 
 import psycopg
-from sqlalchemy import text
 
-from adapters.sqlalchemy.database import PoolSettings, create_engine
+from adapters.sqlalchemy.database import ConnectionPool, PoolSettings
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
 
 async def _session_state(url: str, *, transaction_pooler: bool) -> tuple[int, str]:
     """Prepared statements and statement timeout on the one connection after busy use."""
-    pool = PoolSettings(size=1, statement_timeout_ms=4321, transaction_pooler=transaction_pooler)
-    engine = create_engine(url, pool)
+    settings = PoolSettings(
+        size=1, statement_timeout_ms=4321, transaction_pooler=transaction_pooler
+    )
+    pool = ConnectionPool(url, settings)
     try:
         for _ in range(10):  # psycopg's default prepares a statement on its 5th run
-            async with SqlAlchemyUnitOfWork(engine) as work:
+            async with SqlAlchemyUnitOfWork(pool) as work:
                 await work.users.get_by_email(f"{uuid.uuid4().hex}@example.com")
-        async with engine.connect() as connection:  # the same one: a pool of one
-            prepared = await connection.execute(text("SELECT count(*) FROM pg_prepared_statements"))
-            timeout = await connection.execute(text("SHOW statement_timeout"))
-            return prepared.scalar_one(), timeout.scalar_one()
+        async with pool.connection() as connection:  # the same one: a pool of one
+            cursor = connection.cursor
+            await cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            prepared = await cursor.fetchone()
+            await cursor.execute("SHOW statement_timeout")
+            timeout = await cursor.fetchone()
+            assert prepared is not None
+            assert timeout is not None
+            return prepared[0], timeout[0]
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 def _database_default_timeout(url: str) -> str:

@@ -1,16 +1,14 @@
 """Reading a page is an index range scan, whatever the chat's length."""
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg import sql
 
-from adapters.sqlalchemy.database import PoolSettings, create_engine
+from adapters.sqlalchemy.database import ConnectionPool, PoolSettings, connect_arguments
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.chats import Chat
 from domain.paging import Order, PageRequest
@@ -34,54 +32,46 @@ async def long_chat(database_url: str) -> Chat:
     user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
     chat, other = Chat(user_id=user.id, title="long"), Chat(user_id=user.id, title="other")
     # Loading the data is not what is under test; on a busy machine it may take
-    # longer than the application's statement timeout, so its own engine has none.
-    loader = create_engine(database_url, PoolSettings(size=1, statement_timeout_ms=0))
-    try:
-        async with loader.begin() as connection:
+    # longer than the application's statement timeout, so its own connection has none.
+    arguments = connect_arguments(database_url, PoolSettings(statement_timeout_ms=0))
+    connect = psycopg.AsyncConnection.connect(**arguments)
+    async with await connect as connection, connection.transaction():
+        await connection.execute(
+            "INSERT INTO users VALUES (%(id)s, %(email)s, 'x', now())",
+            {"id": user.id, "email": user.email},
+        )
+        for c in (chat, other):
             await connection.execute(
-                text("INSERT INTO users VALUES (:id, :email, 'x', now())"),
-                {"id": user.id, "email": user.email},
+                "INSERT INTO chats VALUES (%(id)s, %(user_id)s, 't', now(), now())",
+                {"id": c.id, "user_id": user.id},
             )
-            for c in (chat, other):
-                await connection.execute(
-                    text("INSERT INTO chats VALUES (:id, :user_id, 't', now(), now())"),
-                    {"id": c.id, "user_id": user.id},
-                )
-            await connection.execute(
-                text(
-                    "INSERT INTO chats SELECT gen_random_uuid(), :user_id, 'filler', now(), now() "
-                    "FROM generate_series(1, :count)"
-                ),
-                {"user_id": user.id, "count": OTHER_CHATS},
-            )
-            await connection.execute(
-                text(
-                    "INSERT INTO sessions (id, user_id, refresh_hash, created_at, "
-                    "last_used_at, expires_at) SELECT gen_random_uuid(), :user_id, "
-                    "md5(n::text) || md5('s' || n), now(), now(), now() + interval '1 day' "
-                    "FROM generate_series(1, :count) AS n"
-                ),
-                {"user_id": user.id, "count": OTHER_SESSIONS},
-            )
-            await connection.execute(
-                text(
-                    "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) "
-                    "SELECT gen_random_uuid(), CASE WHEN n % 10 = 0 THEN :other ELSE :chat END, "
-                    ":user_id, 'user', 'm' || n, now() - n * interval '1 ms' "
-                    "FROM generate_series(1, :count) AS n"
-                ),
-                {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
-            )
-            # Every table the page's query touches gets statistics of the data above.
-            for table in ("users", "sessions", "chats", "messages"):
-                await connection.execute(text(f"ANALYZE {table}"))
-    finally:
-        await loader.dispose()
+        await connection.execute(
+            "INSERT INTO chats SELECT gen_random_uuid(), %(user_id)s, 'filler', now(), now() "
+            "FROM generate_series(1, %(count)s)",
+            {"user_id": user.id, "count": OTHER_CHATS},
+        )
+        await connection.execute(
+            "INSERT INTO sessions (id, user_id, refresh_hash, created_at, "
+            "last_used_at, expires_at) SELECT gen_random_uuid(), %(user_id)s, "
+            "md5(n::text) || md5('s' || n), now(), now(), now() + interval '1 day' "
+            "FROM generate_series(1, %(count)s) AS n",
+            {"user_id": user.id, "count": OTHER_SESSIONS},
+        )
+        await connection.execute(
+            "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) "
+            "SELECT gen_random_uuid(), CASE WHEN n %% 10 = 0 THEN %(other)s ELSE %(chat)s END, "
+            "%(user_id)s, 'user', 'm' || n, now() - n * interval '1 ms' "
+            "FROM generate_series(1, %(count)s) AS n",
+            {"chat": chat.id, "other": other.id, "user_id": user.id, "count": MESSAGES},
+        )
+        # Every table the page's query touches gets statistics of the data above.
+        for table in ("users", "sessions", "chats", "messages"):
+            await connection.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     return chat
 
 
 async def _plan_of_page(
-    engine: AsyncEngine,
+    pool: ConnectionPool,
     run: Callable[[SqlAlchemyUnitOfWork], Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
@@ -100,12 +90,14 @@ async def _plan_of_page(
 
     with monkeypatch.context() as patch:
         patch.setattr(psycopg.AsyncCursor, "execute", capture)
-        async with SqlAlchemyUnitOfWork(engine) as uow:
+        async with SqlAlchemyUnitOfWork(pool) as uow:
             await run(uow)
     statement, params = captured[-1]
-    async with engine.connect() as connection:
-        raw = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params)
-        return json.loads(json.dumps(raw.scalar()))[0]["Plan"]
+    async with pool.connection() as connection:
+        await connection.cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}".encode(), params)
+        row = await connection.cursor.fetchone()
+        assert row is not None
+        return row[0][0]["Plan"]
 
 
 def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,7 +107,7 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("owned", [False, True], ids=["any chat", "owner checked"])
 @pytest.mark.parametrize("order", list(Order))
 async def test_a_page_of_messages_is_an_index_scan_without_sorting(
-    engine: AsyncEngine,
+    pool: ConnectionPool,
     long_chat: Chat,
     order: Order,
     owned: bool,
@@ -130,7 +122,7 @@ async def test_a_page_of_messages_is_an_index_scan_without_sorting(
             long_chat.id, PageRequest(limit=50, after=first.next, order=order), owner=owner
         )
 
-    plan = await _plan_of_page(engine, first_then_next, monkeypatch)
+    plan = await _plan_of_page(pool, first_then_next, monkeypatch)
 
     nodes = _nodes(plan)
     assert any(
