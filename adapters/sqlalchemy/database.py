@@ -86,20 +86,6 @@ class PoolTimeout(Exception):
     """No connection came free within the pool's checkout timeout."""
 
 
-@dataclass(eq=False, slots=True)
-class PooledConnection:
-    """A connection of the pool, with the one cursor its statements are sent on.
-
-    A cursor per statement, even per checkout, was a measurable share of a short request.
-    """
-
-    driver: "psycopg.AsyncConnection[Any]"
-    cursor: "psycopg.AsyncCursor[Any]"
-    opened_at: float
-    generation: int
-    retired: bool = field(default=False)
-
-
 class _LoopShare:
     """The pool as one event loop sees it: psycopg's connections, like asyncio's
     semaphores, belong to the loop they were made in, and the command line and the
@@ -109,6 +95,21 @@ class _LoopShare:
         self.turns = asyncio.Semaphore(width)
         self.idle: list[PooledConnection] = []
         self.opened = 0
+
+
+@dataclass(eq=False, slots=True)
+class PooledConnection:
+    """A connection of the pool, with the one cursor its statements are sent on.
+
+    A cursor per statement, even per checkout, was a measurable share of a short request.
+    """
+
+    driver: "psycopg.AsyncConnection[Any]"
+    cursor: "psycopg.AsyncCursor[Any]"
+    share: _LoopShare  # where it goes back to
+    opened_at: float
+    generation: int
+    retired: bool = field(default=False)
 
 
 class ConnectionPool:
@@ -159,7 +160,7 @@ class ConnectionPool:
                 pooled = share.idle.pop()
                 if self._reusable(pooled):
                     return pooled
-                await self._close(share, pooled)
+                await self._close(pooled)
             return await self._open(share)
         except BaseException:
             # Cancelled while connecting, too: the turn goes back.
@@ -168,7 +169,7 @@ class ConnectionPool:
 
     async def release(self, pooled: PooledConnection) -> None:
         """Take back a connection from ``acquire``: idle again, or closed (see the class)."""
-        share = self._share()
+        share = pooled.share
         try:
             status = pooled.driver.info.transaction_status
             if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
@@ -182,9 +183,9 @@ class ConnectionPool:
                 share.idle.append(pooled)
             else:
                 # Mid-statement (a cancelled request) it still owes a result: never reused.
-                await self._close(share, pooled)
+                await self._close(pooled)
         except BaseException:
-            await self._close(share, pooled)
+            await self._close(pooled)
             raise
         finally:
             share.turns.release()
@@ -224,7 +225,7 @@ class ConnectionPool:
         share = self._share()
         idle, share.idle = share.idle, []
         for pooled in idle:
-            await self._close(share, pooled)
+            await self._close(pooled)
         self._shares.clear()
 
     def _reusable(self, pooled: PooledConnection) -> bool:
@@ -240,11 +241,11 @@ class ConnectionPool:
     async def _open(self, share: _LoopShare) -> PooledConnection:
         driver = await psycopg.AsyncConnection.connect(**self._arguments)
         share.opened += 1
-        return PooledConnection(driver, driver.cursor(), time.monotonic(), self._generation)
+        return PooledConnection(driver, driver.cursor(), share, time.monotonic(), self._generation)
 
-    async def _close(self, share: _LoopShare, pooled: PooledConnection) -> None:
+    async def _close(self, pooled: PooledConnection) -> None:
         if pooled.retired:
             return  # counted out already
         pooled.retired = True
-        share.opened -= 1
+        pooled.share.opened -= 1
         await pooled.driver.close()

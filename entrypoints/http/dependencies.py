@@ -1,10 +1,12 @@
 """FastAPI dependencies: the container's use cases, the caller, the client address."""
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from domain.errors import InvalidToken
 from domain.sessions import Caller
@@ -57,16 +59,67 @@ class BearerCaller(HTTPBearer):
         self._look_up_user = look_up_user
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        if credentials is None:
+        if not self._look_up_user:
+            return identify_caller(request)
+        token = bearer_token(request)
+        if token is None:
             raise InvalidToken("Missing bearer token.")
-        container = get_container(request)
-        if self._look_up_user:
-            caller = await container.authenticate_user().execute(token=credentials.credentials)
-        else:
-            caller = container.identify_caller().execute(token=credentials.credentials)
+        caller = await get_container(request).authenticate_user().execute(token=token)
         request.state.user_id = caller.user_id  # for the access log
         return caller
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, read as HTTPBearer reads it."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+def identify_caller(request: Request) -> Caller:
+    """The caller a valid bearer token names, trusted without a query (see ``BearerCaller``)."""
+    token = bearer_token(request)
+    if token is None:
+        raise InvalidToken("Missing bearer token.")
+    caller = get_container(request).identify_caller().execute(token=token)
+    request.state.user_id = caller.user_id  # for the access log
+    return caller
+
+
+class CallerFirstRoute(APIRoute):
+    """A route that identifies its caller as ``TokenUser`` does, before FastAPI reads
+    anything else of the request: a request without a valid token is 401, whatever
+    else is wrong with it.
+
+    For the busiest routes (the chat's messages): the endpoint takes the caller from
+    ``caller_of(request)`` instead of a dependency, because FastAPI's resolution of
+    dependencies cost more per request than the rest of its work for the route
+    (bench/RESULTS.md). OpenAPI shows the bearer requirement all the same.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["openapi_extra"] = {
+            "security": [{"HTTPBearer": []}],
+            **(kwargs.get("openapi_extra") or {}),
+        }
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def identified_first(request: Request) -> Response:
+            request.state.caller = identify_caller(request)
+            return await handle(request)
+
+        return identified_first
+
+
+def caller_of(request: Request) -> Caller:
+    """The caller a ``CallerFirstRoute`` identified."""
+    caller: Caller = request.state.caller
+    return caller
 
 
 async def get_client_address(request: Request) -> str | None:  # async: no thread hop

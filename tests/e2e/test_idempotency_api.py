@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx2
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from entrypoints.container import stop
@@ -108,3 +109,29 @@ async def test_concurrent_requests_with_one_key_write_once(database_url: str) ->
     assert len({r.json()["id"] for r in created}) == 1
     count = "SELECT count(*) FROM messages WHERE chat_id = %s"
     assert _count(database_url, count, chat["id"]) == 2
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_a_key_empty_or_too_long_is_422_on_both_routes_and_nothing_is_stored(
+    client: TestClient, user: dict[str, Any], chat: dict[str, Any], database_url: str, key: str
+) -> None:
+    headers = {**user["headers"], "Idempotency-Key": key}
+    posted = client.post(f"/chats/{chat['id']}/messages", json={"content": "x"}, headers=headers)
+    created = client.post("/chats", json={"title": "x"}, headers=headers)
+
+    for refused in (posted, created):
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["loc"] == ["header", "Idempotency-Key"]
+    # The route that reads the header itself says exactly what FastAPI says for the other.
+    assert posted.json()["errors"] == created.json()["errors"]
+    count = "SELECT count(*) FROM messages WHERE chat_id = %s"
+    assert _count(database_url, count, chat["id"]) == 0
+
+
+def test_the_longest_key_is_accepted(
+    client: TestClient, user: dict[str, Any], chat: dict[str, Any]
+) -> None:
+    headers = {**user["headers"], "Idempotency-Key": "k" * 255}
+    posted = client.post(f"/chats/{chat['id']}/messages", json={"content": "x"}, headers=headers)
+    assert posted.status_code == 201, posted.text

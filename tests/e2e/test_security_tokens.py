@@ -126,3 +126,32 @@ def test_production_refuses_a_short_secret() -> None:
 
 def test_production_starts_with_a_long_secret() -> None:
     assert _build_app(APP_ENV="production", JWT_SECRET="k" * 32).returncode == 0
+
+
+_MALFORMED = [
+    ("POST", "/chats/not-a-uuid/messages", {"content": 5}),
+    ("GET", "/chats/not-a-uuid/messages?limit=0", None),
+    ("POST", "/chats", {"title": ["not", "a", "title"]}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), _MALFORMED)
+@pytest.mark.parametrize("authorization", ["", "Basic dXNlcjpwYXNz", "Bearer ", "alg none"])
+def test_the_token_is_checked_before_anything_else_of_the_request(
+    client: TestClient,
+    user: dict[str, Any],
+    method: str,
+    path: str,
+    body: Any,
+    authorization: str,
+) -> None:
+    if authorization == "alg none":
+        authorization = f"Bearer {_forgeries(user)['alg none']}"
+    headers = {"Authorization": authorization} if authorization else {}
+
+    refused = client.request(method, path, json=body, headers=headers)
+    with_token = client.request(method, path, json=body, headers=user["headers"])
+
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert with_token.status_code == 422  # the same request, once the caller is known

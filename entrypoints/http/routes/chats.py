@@ -3,10 +3,11 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from application.chats import CreateChat, DeleteChat, GetChat, ListChats, RenameChat
 from entrypoints.http.dependencies import TokenUser, use_case
+from entrypoints.http.idempotency_key import IdempotencyKey
 from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.rendering import chat_response, chats_response
@@ -14,16 +15,6 @@ from entrypoints.http.schemas import ChatCreate, ChatUpdate
 from entrypoints.shapes import ChatResponse
 
 router = APIRouter(prefix="/chats", tags=["chats"])
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="Retrying with the same key and body returns the first response.",
-    ),
-]
 
 
 @router.post(

@@ -3,25 +3,28 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from application.messages import ListMessages, PostMessage
 from domain.paging import Order
-from entrypoints.http.dependencies import TokenUser, use_case
+from entrypoints.http.dependencies import CallerFirstRoute, caller_of, get_container
 from entrypoints.http.event_stream import (
     EVENT_STREAM,
     EVENT_STREAM_EXAMPLE,
     reply_stream,
     wants_event_stream,
 )
+from entrypoints.http.idempotency_key import OPENAPI_PARAMETER, idempotency_key_of
 from entrypoints.http.paging import LINK_HEADER, Cursor, Limit, next_page_link, page_request
 from entrypoints.http.problems import problems
 from entrypoints.http.rendering import message_response, messages_response
-from entrypoints.http.routes.chats import IdempotencyKey
 from entrypoints.http.schemas import MessageCreate
 from entrypoints.shapes import MessageResponse
 
-router = APIRouter(prefix="/chats/{chat_id}/messages", tags=["messages"])
+# The busiest routes: the caller and the use case without FastAPI dependencies (see
+# CallerFirstRoute); a token is checked first all the same.
+router = APIRouter(
+    prefix="/chats/{chat_id}/messages", tags=["messages"], route_class=CallerFirstRoute
+)
 
 
 @router.post(
@@ -45,15 +48,16 @@ router = APIRouter(prefix="/chats/{chat_id}/messages", tags=["messages"])
         **problems(401, 404, 409, 413, 422, 503),
     },
     summary="Post a message; the assistant's reply comes back (JSON, or streamed)",
+    openapi_extra={"parameters": [OPENAPI_PARAMETER]},  # read by idempotency_key_of
 )
 async def post_message(
     chat_id: UUID,
     body: MessageCreate,
     request: Request,
-    caller: TokenUser,
-    post: Annotated[PostMessage, Depends(use_case(lambda c: c.post_message()))],
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    idempotency_key = idempotency_key_of(request)
+    caller = caller_of(request)
+    post = get_container(request).post_message()
     if wants_event_stream(request):
         exchange = await post.start(
             caller=caller, chat_id=chat_id, content=body.content, idempotency_key=idempotency_key
@@ -74,8 +78,6 @@ async def post_message(
 async def list_messages(
     chat_id: UUID,
     request: Request,
-    caller: TokenUser,
-    list_: Annotated[ListMessages, Depends(use_case(lambda c: c.list_messages()))],
     limit: Limit = 100,
     cursor: Cursor = None,
     order: Annotated[
@@ -84,7 +86,10 @@ async def list_messages(
     ] = Order.ASC,
 ) -> Response:
     scope = f"messages:{chat_id}:{order.value}"
-    page = await list_.execute(
-        caller=caller, chat_id=chat_id, page=page_request(request, scope, limit, cursor, order)
+    list_messages = get_container(request).list_messages()
+    page = await list_messages.execute(
+        caller=caller_of(request),
+        chat_id=chat_id,
+        page=page_request(request, scope, limit, cursor, order),
     )
     return messages_response(page.items, next_page_link(request, scope, page.next))
