@@ -61,6 +61,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # the app, so the command line imports nothing of entrypoints.http.
         http="entrypoints.http.server_protocol:BoundedHttpToolsProtocol",
         timeout_graceful_shutdown=30,
+        server_header=False,  # which server runs here is nobody's business
     )
     return 0
 

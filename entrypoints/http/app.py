@@ -16,7 +16,7 @@ from entrypoints.container import Container, start, stop
 from entrypoints.http.client_address import parse_networks
 from entrypoints.http.cursors import CursorCodec
 from entrypoints.http.metrics_route import metrics_router
-from entrypoints.http.middleware import BodySizeLimit, SecurityHeaders
+from entrypoints.http.middleware import BodySizeLimit
 from entrypoints.http.observability import Metrics, RequestObservability
 from entrypoints.http.problems import install_problem_handlers, problems
 from entrypoints.http.routes import auth, chats, health, messages, users
@@ -82,7 +82,6 @@ def create_app(container: Container | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["Link", "Retry-After", "X-Request-ID"],
         )
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=metrics)
     return app

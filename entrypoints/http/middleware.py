@@ -3,7 +3,6 @@
 import json
 from http import HTTPStatus
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.http.problems import PROBLEM_JSON
@@ -110,24 +109,3 @@ async def _send_problem(scope: Scope, send: Send, status: int, detail: str) -> N
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-class SecurityHeaders:
-    """``nosniff`` everywhere; ``no-store`` on every response, since all of them are private."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -138,9 +138,17 @@ def test_an_unexpected_error_is_a_bare_500_problem(database_url: str) -> None:
 
 def test_security_headers(client: TestClient, user: dict[str, Any]) -> None:
     login = client.post("/auth/login", json={"email": user["email"], "password": "wrong password"})
-    for response in (login, client.get("/chats", headers=user["headers"]), client.get("/nope")):
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Cache-Control"] == "no-store"
+    too_large = client.post("/chats", content=b"{}", headers={"Content-Length": "99999999"})
+    for response in (
+        login,
+        client.get("/chats", headers=user["headers"]),
+        client.get("/nope"),
+        too_large,  # a response that sets them itself gets each once
+    ):
+        assert response.headers.get_list("X-Content-Type-Options") == ["nosniff"]
+        assert response.headers.get_list("Cache-Control") == ["no-store"]
+        assert len(response.headers.get_list("X-Request-ID")) == 1
+    assert too_large.status_code == 413
 
 
 def test_cors_is_off_unless_configured(client: TestClient, database_url: str) -> None:

@@ -53,6 +53,9 @@ def test_headers_within_the_limit_are_served(server: ApiServer) -> None:
         sock.sendall(_request("/health", f"X-Padding: {'a' * 12_000}"))
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 200")
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert b"\r\nserver:" not in head  # the server does not name itself
+    assert b"\r\ndate:" in head
 
 
 @pytest.mark.parametrize("size", [17_000, 8 * 1024 * 1024])
