@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import PipelineStatus, TransactionStatus
 from sqlalchemy.engine import URL, make_url
 
 from application.ports import PoolStatus
@@ -177,6 +177,7 @@ class ConnectionPool:
                 status = pooled.driver.info.transaction_status
             if (
                 status == TransactionStatus.IDLE
+                and not _in_pipeline(pooled.driver)
                 and self._reusable(pooled)
                 and len(share.idle) < self.settings.size
             ):
@@ -249,3 +250,9 @@ class ConnectionPool:
         pooled.retired = True
         pooled.share.opened -= 1
         await pooled.driver.close()
+
+
+def _in_pipeline(driver: "psycopg.AsyncConnection[Any]") -> bool:
+    """Left in pipeline mode: a task cancelled as it entered ``pipeline()`` leaves the
+    connection there, idle but answering later statements with no rows at all."""
+    return driver.pgconn.pipeline_status != PipelineStatus.OFF or driver._pipeline is not None

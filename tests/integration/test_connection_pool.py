@@ -193,3 +193,19 @@ async def test_a_pool_retired_after_a_disconnect_replaces_every_connection(
         assert all(driver.closed for driver in before)
     finally:
         await pool.close()
+
+
+async def test_a_connection_left_in_pipeline_mode_is_closed_not_reused(database_url: str) -> None:
+    """A task cancelled while entering ``pipeline()`` leaves its connection in pipeline
+    mode, where every later statement returns no rows: it must not be lent again."""
+    pool = _pool(database_url, width=1)
+    try:
+        pooled = await pool.acquire()
+        pooled.driver.pgconn.enter_pipeline_mode()  # where the cancellation leaves it
+        await pool.release(pooled)
+        assert pooled.driver.closed
+        async with SqlAlchemyUnitOfWork(pool) as work:
+            assert work._statements._driver is not pooled.driver
+            assert await work.users.exists(uuid.uuid4()) is False
+    finally:
+        await pool.close()
