@@ -166,7 +166,7 @@ class Statements:
         """The rows of a precompiled query, or of a write with RETURNING, sent at once."""
         if self._queued or statement.writes:
             await self._begin_and_flush()
-        return await self._rows(statement.sql, parameters)
+        return await self._rows(statement.sql, parameters, statement.returns_rows)
 
     def write(
         self, statement: Precompiled, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -182,7 +182,7 @@ class Statements:
         """Run ``statement`` alone, in autocommit: it is committed when this returns."""
         if self._queued or self._in_transaction:
             raise RuntimeError("fetch_committed() runs before anything else is written")
-        return await self._rows(statement.sql, parameters)
+        return await self._rows(statement.sql, parameters, statement.returns_rows)
 
     async def begin(self) -> None:
         """Open the transaction now (with any writes queued so far): one round trip."""
@@ -217,15 +217,22 @@ class Statements:
             statement, parameters = self._queued[0]
             if parameters is None or isinstance(parameters, Mapping):  # one statement
                 self._queued = []
-                await self._rows(*_sql_of(statement, parameters))
+                await self._rows(*_sql_of(statement, parameters), returns_rows=False)
                 return
         await self._send(commit=True)
 
-    async def _rows(self, sql: bytes, parameters: Mapping[str, Any] | None) -> list[Row]:
+    async def _rows(
+        self,
+        sql: bytes,
+        parameters: Mapping[str, Any] | None,
+        returns_rows: bool | None = None,  # None: ask the result (it builds its columns)
+    ) -> list[Row]:
         cursor = self._cursor
         try:
             await cursor.execute(sql, parameters)
-            return await cursor.fetchall() if cursor.description is not None else []
+            if returns_rows is None:
+                returns_rows = cursor.description is not None
+            return await cursor.fetchall() if returns_rows else []
         except psycopg.Error as error:
             raise self._wrapped(error) from error
 
