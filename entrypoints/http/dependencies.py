@@ -94,9 +94,9 @@ class CallerFirstRoute(APIRoute):
     else is wrong with it.
 
     For the busiest routes (the chat's messages): the endpoint takes the caller from
-    ``caller_of(request)`` instead of a dependency, because FastAPI's resolution of
-    dependencies cost more per request than the rest of its work for the route
-    (bench/RESULTS.md). OpenAPI shows the bearer requirement all the same.
+    ``caller_of(request)`` instead of a dependency: FastAPI's resolution of each
+    dependency was a measurable share of a post (bench/RESULTS.md). OpenAPI shows the
+    bearer requirement all the same.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
