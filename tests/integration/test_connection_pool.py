@@ -3,6 +3,8 @@ on in a state the next request could trip over."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -17,17 +19,25 @@ from domain.errors import ServiceUnavailable
 from domain.users import User
 
 
-def _pool(database_url: str, width: int, timeout: float = 5.0) -> ConnectionPool:
-    return ConnectionPool(
-        database_url, PoolSettings(size=width, max_overflow=0, checkout_timeout=timeout)
-    )
+def _settings(width: int, checkout_timeout: float = 5.0) -> PoolSettings:
+    return PoolSettings(size=width, max_overflow=0, checkout_timeout=checkout_timeout)
+
+
+@asynccontextmanager
+async def _pool(
+    database_url: str, width: int, checkout_timeout: float = 5.0
+) -> AsyncIterator[ConnectionPool]:
+    pool = ConnectionPool(database_url, _settings(width, checkout_timeout))
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def test_waiters_get_their_turn_in_arrival_order_and_newcomers_queue_behind(
     database_url: str,
 ) -> None:
-    pool = _pool(database_url, width=1)
-    try:
+    async with _pool(database_url, width=1) as pool:
         held = await pool.acquire()
         served: list[str] = []
 
@@ -45,15 +55,12 @@ async def test_waiters_get_their_turn_in_arrival_order_and_newcomers_queue_behin
         assert served == ["a", "b", "c", "late"]
         assert pool.status().checked_out == 0
         assert pool.status().idle == 1  # one connection served all five
-    finally:
-        await pool.close()
 
 
 async def test_a_wait_longer_than_the_pool_timeout_is_service_unavailable(
     database_url: str,
 ) -> None:
-    pool = _pool(database_url, width=1, timeout=0.05)
-    try:
+    async with _pool(database_url, width=1, checkout_timeout=0.05) as pool:
         held = await pool.acquire()
         with pytest.raises(ServiceUnavailable):
             async with SqlAlchemyUnitOfWork(pool):
@@ -61,12 +68,10 @@ async def test_a_wait_longer_than_the_pool_timeout_is_service_unavailable(
         await pool.release(held)
         async with SqlAlchemyUnitOfWork(pool) as work:  # the turn came back
             assert await work.users.exists(uuid.uuid4()) is False
-    finally:
-        await pool.close()
 
 
 def test_each_event_loop_gets_its_own_connections_and_turns(database_url: str) -> None:
-    pool = _pool(database_url, width=1)
+    pool = ConnectionPool(database_url, _settings(width=1))
 
     async def one_turn() -> None:
         async with SqlAlchemyUnitOfWork(pool) as work:
@@ -84,17 +89,17 @@ def test_each_event_loop_gets_its_own_connections_and_turns(database_url: str) -
 async def test_a_request_cancelled_while_connecting_gives_its_turn_back(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = _pool(database_url, width=1, timeout=0.5)
     connect = psycopg.AsyncConnection.connect
 
     async def hang(*_args: Any, **_kwargs: Any) -> None:  # a database that stopped answering
         await asyncio.sleep(3600)
 
-    async def use() -> None:
-        async with SqlAlchemyUnitOfWork(pool):
-            pass
+    async with _pool(database_url, width=1, checkout_timeout=0.5) as pool:
 
-    try:
+        async def use() -> None:
+            async with SqlAlchemyUnitOfWork(pool):
+                pass
+
         monkeypatch.setattr(psycopg.AsyncConnection, "connect", hang)
         attempt = asyncio.create_task(use())
         await asyncio.sleep(0.01)  # holding the only turn, stuck in connect
@@ -104,16 +109,13 @@ async def test_a_request_cancelled_while_connecting_gives_its_turn_back(
         monkeypatch.setattr(psycopg.AsyncConnection, "connect", connect)
         await pool.release(await pool.acquire())  # would time out had the turn leaked
         assert pool.status().checked_out == 0
-    finally:
-        await pool.close()
 
 
 async def test_a_request_cancelled_mid_query_does_not_hand_its_connection_on(
     database_url: str,
 ) -> None:
-    pool = _pool(database_url, width=1)
     sleep = precompile(select(func.pg_sleep(bindparam("seconds", type_=Float))))
-    try:
+    async with _pool(database_url, width=1) as pool:
 
         async def slow_query() -> None:
             async with SqlAlchemyUnitOfWork(pool) as work:
@@ -127,21 +129,18 @@ async def test_a_request_cancelled_mid_query_does_not_hand_its_connection_on(
         async with asyncio.timeout(3), SqlAlchemyUnitOfWork(pool) as work:
             # A fresh connection: the old one still owed the sleep's result.
             assert await work.users.exists(uuid.uuid4()) is False
-    finally:
-        await pool.close()
 
 
 async def test_a_request_cancelled_mid_commit_does_not_hand_its_connection_on(
     database_url: str, saved_user: User
 ) -> None:
-    pool = _pool(database_url, width=1)
     slow_write = precompile(
         update(users)
         .where(users.c.id == bindparam("user_id"))
         .where(func.pg_sleep(bindparam("seconds", type_=Float)).is_not(None))
         .values(email=users.c.email)
     )
-    try:
+    async with _pool(database_url, width=1) as pool:
 
         async def slow_commit() -> None:
             async with SqlAlchemyUnitOfWork(pool) as work:
@@ -155,15 +154,12 @@ async def test_a_request_cancelled_mid_commit_does_not_hand_its_connection_on(
             await commit
         async with asyncio.timeout(3), SqlAlchemyUnitOfWork(pool) as work:
             assert await work.users.get(saved_user.id) == saved_user
-    finally:
-        await pool.close()
 
 
 async def test_a_transaction_left_open_is_rolled_back_and_its_connection_reused(
     database_url: str, saved_user: User
 ) -> None:
-    pool = _pool(database_url, width=1)
-    try:
+    async with _pool(database_url, width=1) as pool:
         async with SqlAlchemyUnitOfWork(pool) as work:
             await work._statements.begin()
             first = work._statements._driver
@@ -172,15 +168,12 @@ async def test_a_transaction_left_open_is_rolled_back_and_its_connection_reused(
         async with SqlAlchemyUnitOfWork(pool) as work:
             assert work._statements._driver is first
             assert await work.users.get(saved_user.id) == saved_user
-    finally:
-        await pool.close()
 
 
 async def test_a_pool_retired_after_a_disconnect_replaces_every_connection(
     database_url: str,
 ) -> None:
-    pool = _pool(database_url, width=3)
-    try:
+    async with _pool(database_url, width=3) as pool:
         held = [await pool.acquire() for _ in range(3)]
         before = {connection.driver for connection in held}
         await pool.release(held.pop())
@@ -191,15 +184,12 @@ async def test_a_pool_retired_after_a_disconnect_replaces_every_connection(
         async with SqlAlchemyUnitOfWork(pool) as work:  # the idle one is closed, not lent
             assert work._statements._driver not in before
         assert all(driver.closed for driver in before)
-    finally:
-        await pool.close()
 
 
 async def test_a_connection_left_in_pipeline_mode_is_closed_not_reused(database_url: str) -> None:
     """A task cancelled while entering ``pipeline()`` leaves its connection in pipeline
     mode, where every later statement returns no rows: it must not be lent again."""
-    pool = _pool(database_url, width=1)
-    try:
+    async with _pool(database_url, width=1) as pool:
         pooled = await pool.acquire()
         pooled.driver.pgconn.enter_pipeline_mode()  # where the cancellation leaves it
         await pool.release(pooled)
@@ -207,5 +197,3 @@ async def test_a_connection_left_in_pipeline_mode_is_closed_not_reused(database_
         async with SqlAlchemyUnitOfWork(pool) as work:
             assert work._statements._driver is not pooled.driver
             assert await work.users.exists(uuid.uuid4()) is False
-    finally:
-        await pool.close()
